@@ -1,0 +1,3 @@
+from etbot.cli import main
+
+raise SystemExit(main())
