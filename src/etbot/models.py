@@ -1,0 +1,232 @@
+"""peewee models: the one schema shared by ingest, queries, the CLI and the bot.
+
+All models bind to :data:`database_proxy`; :func:`etbot.db.open_database` points it at
+SQLite (default, WAL) or PostgreSQL. Times are naive datetimes in the game server's
+local time, exactly as the stats file names hold them; ``SERVER_TIMEZONE`` says which
+zone that is when a Discord timestamp is needed.
+
+Round 2 rows (``PlayerRound`` / ``WeaponRound`` of a round with ``round_no == 2``) hold
+round-2-only values (the differential), never the cumulative numbers of the file.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BigIntegerField,
+    BlobField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SmallIntegerField,
+)
+
+database_proxy = DatabaseProxy()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class Server(BaseModel):
+    """A game server, known by the name in the stats file header."""
+
+    name = CharField(max_length=255, unique=True)  # raw, with colour codes
+    clean_name = CharField(max_length=255)
+
+
+class Player(BaseModel):
+    """A human player, keyed by the 8-character GUID prefix. Bots are never stored."""
+
+    guid = CharField(max_length=32, unique=True)
+    name = CharField(max_length=128)  # latest name without colour codes
+    raw_name = CharField(max_length=255)
+    first_seen = DateTimeField()
+    last_seen = DateTimeField(index=True)
+    discord_id = BigIntegerField(null=True, unique=True)
+
+
+class Alias(BaseModel):
+    """Every name a GUID has used, with when and how often."""
+
+    player = ForeignKeyField(Player, backref="aliases", on_delete="CASCADE")
+    name = CharField(max_length=128)  # without colour codes
+    name_lower = CharField(max_length=128, index=True)
+    raw_name = CharField(max_length=255)  # latest coloured spelling of this name
+    first_seen = DateTimeField()
+    last_seen = DateTimeField()
+    rounds = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("player", "name"), True),)
+
+
+class GamingSession(BaseModel):
+    """Rounds of one server with no gap longer than 60 minutes between them."""
+
+    server = ForeignKeyField(Server, on_delete="CASCADE")
+    started_at = DateTimeField(index=True)  # end time of its first round
+    ended_at = DateTimeField()  # end time of its last round
+    round_count = IntegerField(default=0)
+
+
+class SourceFile(BaseModel):
+    """One imported stats file, kept (zlib) so a round can be re-derived when pairing changes."""
+
+    sha256 = CharField(max_length=64, unique=True)
+    file_name = CharField(max_length=255, index=True)
+    content = BlobField()
+    imported_at = DateTimeField()
+
+
+class Round(BaseModel):
+    source = ForeignKeyField(SourceFile, unique=True, on_delete="CASCADE")
+    file_name = CharField(max_length=255)
+    server = ForeignKeyField(Server, on_delete="CASCADE")
+    map = CharField(max_length=128)
+    round_no = SmallIntegerField()
+    ended_at = DateTimeField(index=True)
+    config = CharField(max_length=128)
+    defender = SmallIntegerField()
+    winner = SmallIntegerField()
+    time_limit_s = IntegerField()
+    round_time_s = IntegerField(null=True)
+    play_time_ms = IntegerField(null=True)
+    layout = SmallIntegerField()
+    #: For a round 2: the round 1 it is paired with (None = orphan).
+    round1 = ForeignKeyField("self", null=True, unique=True, on_delete="SET NULL")
+    orphan = BooleanField(default=False)
+    session = ForeignKeyField(GamingSession, null=True, on_delete="SET NULL")
+    player_count = SmallIntegerField(default=0)
+    bot_count = SmallIntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            (("server", "map", "ended_at"), False),
+            (("server", "file_name"), False),
+        )
+
+
+class MapResult(BaseModel):
+    """Stopwatch outcome of a paired round 1 + round 2."""
+
+    round1 = ForeignKeyField(Round, unique=True, on_delete="CASCADE")
+    round2 = ForeignKeyField(Round, unique=True, on_delete="CASCADE")
+    map = CharField(max_length=128)
+    ended_at = DateTimeField(index=True)
+    #: "beat_time" (round 2 attackers beat round 1's time), "held" (round 2 defence held
+    #: a set time) or "draw" (both defences held the full time).
+    outcome = CharField(max_length=16)
+    #: Winning side in round 2 colours (1 axis, 2 allies); None for a draw.
+    winner_team = SmallIntegerField(null=True)
+    round1_time_s = IntegerField(null=True)
+    round2_time_s = IntegerField(null=True)
+
+
+class PlayerRound(BaseModel):
+    """One player in one round. Round 2 rows hold round-2-only values."""
+
+    round = ForeignKeyField(Round, backref="player_rounds", on_delete="CASCADE")
+    player = ForeignKeyField(Player, backref="player_rounds", on_delete="CASCADE")
+    # Denormalised from Round so per-player filters need no join.
+    ended_at = DateTimeField()
+    map = CharField(max_length=128)
+    round_no = SmallIntegerField()
+    orphan = BooleanField(default=False)
+
+    name = CharField(max_length=128)
+    raw_name = CharField(max_length=255)
+    team = SmallIntegerField()  # 1 axis, 2 allies, 3 spectator
+    rounds_counter = IntegerField()
+    #: Round 2 taken as written: counters reset after a reconnect, or absent from round 1.
+    reset = BooleanField(default=False)
+    only_round2 = BooleanField(default=False)
+
+    kills = IntegerField()
+    deaths = IntegerField()
+    hits = IntegerField()
+    shots = IntegerField()
+    headshots = IntegerField()  # head hits (weapon ints)
+    damage_given = IntegerField()
+    damage_received = IntegerField()
+    team_damage_given = IntegerField()
+    team_damage_received = IntegerField()
+    gibs = IntegerField()
+    self_kills = IntegerField()
+    team_kills = IntegerField()
+    team_gibs = IntegerField()
+    xp = IntegerField()
+    killing_spree = IntegerField()
+    death_spree = IntegerField()
+    kill_assists = IntegerField()
+    kill_steals = IntegerField()
+    headshot_kills = IntegerField()
+    objectives_stolen = IntegerField()
+    objectives_returned = IntegerField()
+    dynamites_planted = IntegerField()
+    dynamites_defused = IntegerField()
+    times_revived = IntegerField()
+    bullets_fired = IntegerField(null=True)  # meaningful in the 38-field layout only
+    time_played_s = IntegerField()
+    tank_meatshield = FloatField()
+    time_dead_s = IntegerField()  # capped at time played
+    useful_kills = IntegerField()
+    denied_playtime = IntegerField(null=True)
+    multikill_2 = IntegerField()
+    multikill_3 = IntegerField()
+    multikill_4 = IntegerField()
+    multikill_5 = IntegerField()
+    multikill_6 = IntegerField()
+    useless_kills = IntegerField(null=True)
+    full_selfkills = IntegerField(null=True)
+    repairs = IntegerField(null=True)
+    revives_given = IntegerField(null=True)
+
+    class Meta:
+        indexes = (
+            (("round", "player"), True),
+            (("player", "ended_at"), False),
+            (("ended_at",), False),
+        )
+
+
+class WeaponRound(BaseModel):
+    """Per-weapon counters of one player-round (weapons with any non-zero value only).
+
+    Keyed by (round, player) rather than the PlayerRound id so a whole file can be
+    bulk-inserted without reading generated ids back.
+    """
+
+    round = ForeignKeyField(Round, on_delete="CASCADE")
+    player = ForeignKeyField(Player, on_delete="CASCADE")
+    weapon = SmallIntegerField()
+    hits = IntegerField()
+    shots = IntegerField()
+    kills = IntegerField()
+    deaths = IntegerField()
+    headshots = IntegerField()
+
+    class Meta:
+        indexes = (
+            (("round", "player", "weapon"), True),
+            (("player", "weapon"), False),
+        )
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    Server,
+    Player,
+    Alias,
+    GamingSession,
+    SourceFile,
+    Round,
+    MapResult,
+    PlayerRound,
+    WeaponRound,
+]
