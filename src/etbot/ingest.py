@@ -251,9 +251,9 @@ def pair_rounds(rounds: Sequence[tuple[Any, datetime, str, int]]) -> dict[Any, A
             continue
         best = None
         for cand in available:
-            if cand[1] < ended and ended - cand[1] <= PAIR_WINDOW:
-                if best is None or (cand[1], cand[2]) > (best[1], best[2]):
-                    best = cand
+            in_window = cand[1] < ended and ended - cand[1] <= PAIR_WINDOW
+            if in_window and (best is None or (cand[1], cand[2]) > (best[1], best[2])):
+                best = cand
         if best is not None:
             available.remove(best)
             pairs[key] = best[0]
@@ -478,7 +478,7 @@ class Importer:
                     "last_seen": seen,
                     "rounds": 1,
                 }
-                for p in _unique_aliases(humans)
+                for p in humans  # GUIDs are unique per file, so (player, name) is too
             ]
         ).on_conflict(
             conflict_target=[Alias.player, Alias.name],
@@ -661,10 +661,6 @@ class Importer:
             GamingSession.id == keep.id
         ).execute()
         Round.update(session=keep.id).where(Round.id == round_id).execute()
-
-
-def _unique_aliases(humans: Sequence[ParsedPlayer]) -> list[ParsedPlayer]:
-    return list(humans)  # GUIDs are unique per file, so (player, name) is too
 
 
 def _cluster(server_id: int, mapname: str, around: datetime) -> list[Round]:

@@ -1,0 +1,159 @@
+"""Command line: ``etbot run | import | export | migrate | bench-data``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from etbot import __version__
+from etbot.config import ConfigError, Settings, load_settings
+from etbot.db import DatabaseUrlError
+
+log = logging.getLogger(__name__)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
+    from etbot.db import open_database
+
+    return open_database(settings.database_url)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from etbot.db import connect, migrate
+    from etbot.models import database_proxy
+
+    db = connect(settings.database_url)
+    database_proxy.initialize(db)
+    db.connect()
+    applied = migrate(db)
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from etbot.ingest import FileResult, Importer, iter_stats_files
+
+    _open_db(settings)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    for p in missing:
+        print(f"error: {p}: no such file or folder", file=sys.stderr)
+    paths = [p for p in args.paths if Path(p).exists()]
+    files = list(iter_stats_files(paths))
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=args.quiet or len(files) < 50,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("importing", total=len(files))
+
+        def advance(_result: FileResult) -> None:
+            progress.advance(task)
+
+        report = Importer().import_paths(files, progress=advance)
+    print(report.summary())
+    for name, reason in report.rejected:
+        print(f"  rejected {name}: {reason}")
+    # Non-zero only when nothing could be imported (duplicates count as fine).
+    if report.imported == 0 and report.duplicates == 0:
+        return 1
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from etbot.export import export_rounds
+
+    _open_db(settings)
+    if args.out in (None, "-"):
+        count = export_rounds(sys.stdout)
+    else:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            count = export_rounds(fh)
+        print(f"wrote {count} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from etbot.bot import run_bot
+    except ImportError as exc:  # pragma: no cover - bot module missing from a broken install
+        print(f"error: the bot is not available: {exc}", file=sys.stderr)
+        return 2
+    return run_bot(settings)
+
+
+def cmd_bench_data(settings: Settings, args: argparse.Namespace) -> int:
+    from etbot.synth import generate_history
+
+    summary = generate_history(
+        Path(args.out), players=args.players, years=args.years, seed=args.seed
+    )
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="etbot", description="ET:Legacy stats for Discord communities."
+    )
+    parser.add_argument("--version", action="version", version=f"etbot {__version__}")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING…")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("import", help="import stats files or folders")
+    p.add_argument("paths", nargs="+", help="stats files or folders (searched recursively)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export data as CSV")
+    p.add_argument("what", choices=["rounds"], help="rounds: one row per player per round")
+    p.add_argument("--out", "-o", default=None, help="output file (default: stdout)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("migrate", help="apply pending database migrations")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("bench-data", help="write a large synthetic history of stats files")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--players", type=int, default=3000)
+    p.add_argument("--years", type=float, default=5.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_bench_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(args.log_level or settings.log_level)
+    try:
+        return int(args.func(settings, args))
+    except (ConfigError, DatabaseUrlError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

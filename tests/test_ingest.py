@@ -1,0 +1,324 @@
+"""Ingest on the real corpus: pairing, differential, orphans, resets, aliases, sessions."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from peewee import fn
+
+from conftest import import_files, real_files
+from etbot.ingest import Importer, pair_rounds
+from etbot.models import (
+    Alias,
+    GamingSession,
+    MapResult,
+    Player,
+    PlayerRound,
+    Round,
+    Server,
+    SourceFile,
+    WeaponRound,
+)
+from etbot.statsfile import parse_round
+
+
+def row(file_name: str, guid: str) -> PlayerRound:
+    return (
+        PlayerRound.select()
+        .join(Round)
+        .switch(PlayerRound)
+        .join(Player)
+        .where((Round.file_name == file_name) & (Player.guid == guid))
+        .get()
+    )
+
+
+def weapons(file_name: str, guid: str) -> dict[int, tuple[int, ...]]:
+    q = (
+        WeaponRound.select()
+        .join(Round)
+        .switch(WeaponRound)
+        .join(Player)
+        .where((Round.file_name == file_name) & (Player.guid == guid))
+    )
+    return {w.weapon: (w.hits, w.shots, w.kills, w.deaths, w.headshots) for w in q}
+
+
+def test_corpus_summary(corpus) -> None:
+    files = real_files()
+    assert corpus.imported == len(files) - 1
+    assert corpus.rejected == [
+        ("2024-09-12-174949-supply-round-2.txt", "header only: the file has no player lines")
+    ]
+    round2 = sum(1 for p in files if p.name.endswith("round-2.txt")) - 1  # header-only is R2
+    assert corpus.paired + corpus.orphans == round2
+    assert MapResult.select().count() == corpus.paired
+    assert Round.select().where(Round.orphan).count() == corpus.orphans
+    assert corpus.orphans > 0
+
+
+def test_round2_differential_37_layout_hand_checked(corpus) -> None:
+    # Read off 2025-09-24-233255/233657 te_escape2 by hand (see FORMAT.md rules):
+    # cumulative values minus round 1, knife shots went DOWN (2 < 4) and floor at 0.
+    r2 = "2025-09-24-233657-te_escape2-round-2.txt"
+    vid = row(r2, "D8423F90")
+    assert (vid.reset, vid.only_round2, vid.orphan) == (False, False, False)
+    assert (vid.kills, vid.deaths, vid.hits, vid.shots, vid.headshots) == (6, 5, 48, 109, 5)
+    assert (vid.damage_given, vid.damage_received, vid.team_damage_given) == (934, 989, 18)
+    assert (vid.gibs, vid.self_kills, vid.time_played_s) == (3, 0, 204)
+    # round-2-only fields stored as written
+    assert (vid.xp, vid.kill_assists, vid.headshot_kills, vid.times_revived) == (42, 2, 1, 1)
+    assert vid.time_dead_s == 54
+    # 37-field layout: no revives given, no reliable bullets fired
+    assert vid.revives_given is None and vid.bullets_fired is None and vid.repairs == 0
+    assert weapons(r2, "D8423F90") == {
+        1: (0, 2, 0, 0, 0),
+        3: (0, 2, 0, 0, 0),
+        4: (6, 10, 1, 5, 0),
+        5: (42, 95, 5, 0, 5),
+    }
+
+
+def test_round2_differential_38_layout_hand_checked(corpus) -> None:
+    r2 = "2025-10-12-221603-te_escape2-round-2.txt"
+    p = row(r2, "EDBB5DA9")
+    assert (p.kills, p.deaths, p.hits, p.shots, p.headshots) == (2, 2, 23, 57, 2)
+    assert (p.damage_given, p.damage_received, p.team_damage_given, p.team_damage_received) == (
+        473,
+        389,
+        18,
+        17,
+    )
+    assert (p.gibs, p.self_kills, p.time_played_s, p.time_dead_s) == (0, 2, 144, 126)
+    assert p.bullets_fired == 57  # 38-field layout: cumulative, subtracted
+    assert (p.xp, p.useless_kills, p.revives_given, p.denied_playtime) == (8, 1, 0, 3)
+    assert p.team == 1 and row("2025-10-12-221244-te_escape2-round-1.txt", "EDBB5DA9").team == 2
+
+
+def test_round1_is_stored_as_written(corpus) -> None:
+    path = next(p for p in real_files() if p.name == "2025-09-24-233255-te_escape2-round-1.txt")
+    parsed = parse_round(path.read_bytes(), path.name)
+    for p in parsed.players:
+        stored = row(path.name, p.guid)
+        assert (stored.kills, stored.deaths, stored.damage_given) == (
+            p.kills,
+            p.deaths,
+            p.tab["damage_given"],
+        )
+
+
+def test_midnight_pair(corpus) -> None:
+    r2 = Round.get(Round.file_name == "2025-10-20-000043-etl_adlernest-round-2.txt")
+    assert r2.round1.file_name == "2025-10-19-235307-etl_adlernest-round-1.txt"
+    assert not r2.orphan
+    assert r2.time_limit_s == r2.round1.round_time_s  # header cross-check
+
+
+def test_every_pair_satisfies_the_header_time_rule(corpus) -> None:
+    pairs = Round.select().where(Round.round1.is_null(False))
+    for r2 in pairs:
+        r1 = r2.round1
+        assert r1.map == r2.map
+        assert timedelta(0) < r2.ended_at - r1.ended_at <= timedelta(minutes=45)
+        assert r2.time_limit_s == r1.round_time_s, r2.file_name
+
+
+def test_orphan_is_flagged_and_kept_as_written(corpus) -> None:
+    name = "2025-10-26-200001-etl_sp_delivery-round-2.txt"
+    orphan = Round.get(Round.file_name == name)
+    assert orphan.orphan and orphan.round1 is None
+    p = row(name, "C74FB315")
+    assert p.orphan and (p.damage_given, p.time_played_s) == (154, 72)
+    assert not MapResult.select().where(MapResult.round2 == orphan.id).exists()
+
+
+def test_reconnect_reset_takes_round2_as_written(corpus) -> None:
+    # Imb3cil's counters went down (damage received 2350 < 3266, rounds 1 -> 1).
+    p = row("2025-10-26-203013-etl_sp_delivery-round-2.txt", "C74FB315")
+    assert p.reset and not p.only_round2
+    assert (p.damage_given, p.damage_received, p.time_played_s) == (1449, 2350, 666)
+    others = (
+        PlayerRound.select()
+        .join(Round)
+        .where(Round.file_name == "2025-10-26-203013-etl_sp_delivery-round-2.txt")
+        .where(PlayerRound.reset)
+        .count()
+    )
+    assert others == 1
+
+
+def test_substitute_only_in_round2(corpus) -> None:
+    name = "2025-10-25-161002-supply-round-2.txt"
+    sub = PlayerRound.select().join(Round).where(Round.file_name == name, PlayerRound.only_round2)
+    assert [p.name for p in sub] == ["MaccabrosLicious"]
+
+
+def test_map_results_follow_stopwatch_rules(corpus) -> None:
+    for result in MapResult.select():
+        r1, r2 = result.round1, result.round2
+        if r2.winner != r2.defender:
+            assert result.outcome == "beat_time" and result.winner_team == r2.winner
+        elif r1.winner != r1.defender:
+            assert result.outcome == "held" and result.winner_team == r2.defender
+        else:
+            assert result.outcome == "draw" and result.winner_team is None
+    outcomes = {r.outcome for r in MapResult.select()}
+    assert {"beat_time", "held"} <= outcomes
+
+
+def test_aliases_cover_every_name_and_count_rounds(corpus) -> None:
+    for player in Player.select():
+        names = {
+            n
+            for (n,) in PlayerRound.select(PlayerRound.name)
+            .where(PlayerRound.player == player)
+            .tuples()
+        }
+        aliases = {a.name: a for a in player.aliases}
+        assert set(aliases) == names
+        for name, alias in aliases.items():
+            count = (
+                PlayerRound.select()
+                .where((PlayerRound.player == player) & (PlayerRound.name == name))
+                .count()
+            )
+            assert alias.rounds == count
+            assert alias.name_lower == name.lower()
+        latest = max(player.aliases, key=lambda a: a.last_seen)
+        assert player.name == latest.name
+    assert Player.select().join(Alias).group_by(Player.id).having(fn.COUNT(Alias.id) > 1).exists()
+
+
+def test_sessions_follow_the_60_minute_gap_rule(corpus) -> None:
+    for server in Server.select():
+        rounds = list(Round.select().where(Round.server == server).order_by(Round.ended_at))
+        for a, b in itertools.pairwise(rounds):
+            same = a.session_id == b.session_id
+            assert same == (b.ended_at - a.ended_at <= timedelta(minutes=60)), (
+                a.file_name,
+                b.file_name,
+            )
+    for s in GamingSession.select():
+        rounds = Round.select().where(Round.session == s)
+        assert s.round_count == rounds.count()
+        assert s.started_at == min(r.ended_at for r in rounds)
+
+
+def dump() -> dict[str, Any]:
+    """Database content with generated ids replaced by natural keys."""
+    rounds = {r.id: r.file_name for r in Round.select(Round.id, Round.file_name)}
+    guids = {p.id: p.guid for p in Player.select(Player.id, Player.guid)}
+    sessions = {s.id: (s.started_at, s.ended_at, s.round_count) for s in GamingSession.select()}
+    skip = {"id", "round", "player", "round1", "round2", "session", "source", "server"}
+
+    def plain(obj: Any) -> tuple[Any, ...]:
+        return tuple(
+            (k, v) for k, v in sorted(obj.__data__.items()) if k not in skip and k != "imported_at"
+        )
+
+    return {
+        "rounds": sorted(
+            (r.file_name, rounds.get(r.round1_id), sessions[r.session_id], plain(r))
+            for r in Round.select()
+        ),
+        "player_rounds": sorted(
+            (rounds[p.round_id], guids[p.player_id], plain(p)) for p in PlayerRound.select()
+        ),
+        "weapons": sorted(
+            (rounds[w.round_id], guids[w.player_id], plain(w)) for w in WeaponRound.select()
+        ),
+        "players": sorted(plain(p) for p in Player.select()),
+        "aliases": sorted((guids[a.player_id], plain(a)) for a in Alias.select()),
+        "sessions": sorted(sessions.values()),
+        "results": sorted(
+            (rounds[m.round1_id], rounds[m.round2_id], plain(m)) for m in MapResult.select()
+        ),
+        "files": sorted(s.sha256 for s in SourceFile.select(SourceFile.sha256)),
+    }
+
+
+def test_shuffled_import_gives_the_same_database(db) -> None:
+    files = real_files()
+    import_files(files)
+    sorted_dump = dump()
+    for model in (WeaponRound, PlayerRound, MapResult, Round, GamingSession, SourceFile):
+        model.delete().execute()
+    Alias.delete().execute()
+    Player.delete().execute()
+    # Reverse order first: every round 2 arrives before its round 1.
+    import_files(list(reversed(files)))
+    assert dump() == sorted_dump
+    for model in (WeaponRound, PlayerRound, MapResult, Round, GamingSession, SourceFile):
+        model.delete().execute()
+    Alias.delete().execute()
+    Player.delete().execute()
+    report = import_files(files, shuffle_seed=7)
+    assert report.imported == len(files) - 1
+    assert dump() == sorted_dump
+
+
+def test_reimport_is_idempotent(db) -> None:
+    files = real_files()[:40]
+    first = import_files(files)
+    before = dump()
+    again = import_files(files)
+    assert again.imported == 0 and again.duplicates == first.imported
+    assert dump() == before
+
+
+def test_same_file_twice_in_one_batch_and_copies_under_other_names(db, tmp_path: Path) -> None:
+    src = next(p for p in real_files() if p.name.startswith("2025-10-02-211808"))
+    copy = tmp_path / "copy" / src.name
+    renamed = tmp_path / "renamed" / src.name.replace("211808", "211809")
+    for target in (copy, renamed):
+        target.parent.mkdir()
+        shutil.copy(src, target)
+    report = Importer().import_paths([src, copy, renamed])
+    assert (report.imported, report.duplicates) == (1, 2)
+    assert Round.select().count() == 1
+
+
+def test_database_error_rolls_back_the_whole_file(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [p for p in real_files() if p.name.startswith("2025-10-02-2")]
+    victim = files[1].name
+    original = WeaponRound.insert_many.__func__  # type: ignore[attr-defined]
+
+    def failing(cls, rows, fields=None):  # type: ignore[no-untyped-def]
+        rows = list(rows)
+        if rows and Round.get_by_id(rows[0][0]).file_name == victim:
+            raise RuntimeError("disk on fire")
+        return original(cls, rows, fields)
+
+    monkeypatch.setattr(WeaponRound, "insert_many", classmethod(failing))
+    report = import_files(files)
+    assert report.rejected == [(victim, "database error: disk on fire")]
+    assert report.imported == len(files) - 1
+    # nothing of the failed file remains: no source, round, rows or aliases counted
+    assert not SourceFile.select().where(SourceFile.file_name == victim).exists()
+    assert not Round.select().where(Round.file_name == victim).exists()
+    assert PlayerRound.select().count() == sum(
+        len(parse_round(p.read_bytes(), p.name).players) for p in files if p.name != victim
+    )
+    monkeypatch.undo()
+    again = import_files(files)
+    assert again.imported == 1  # the failed file imports cleanly later
+
+
+def test_pair_rounds_prefers_latest_unpaired_round1() -> None:
+    from datetime import datetime
+
+    t = datetime(2025, 1, 1, 23, 30)
+    rounds = [
+        ("a1", t, "a1", 1),
+        ("b1", t + timedelta(minutes=10), "b1", 1),
+        ("x2", t + timedelta(minutes=20), "x2", 2),
+        ("y2", t + timedelta(minutes=30), "y2", 2),
+        ("z2", t + timedelta(minutes=90), "z2", 2),
+    ]
+    assert pair_rounds(rounds) == {"x2": "b1", "y2": "a1"}
+    assert pair_rounds(list(reversed(rounds))) == {"x2": "b1", "y2": "a1"}
