@@ -1,5 +1,7 @@
 """Initial schema (frozen copy of the models at the time)."""
+
 from peewee import *
+
 
 def up(migrator, db):
     class Player(Model):
@@ -9,41 +11,49 @@ def up(migrator, db):
         first_seen = DateTimeField()
         last_seen = DateTimeField(index=True)
         discord_id = BigIntegerField(unique=True, null=True)
+
         class Meta:
             database = db
-            table_name = 'player'
+            table_name = "player"
+
     db.create_tables([Player])
 
     class Alias(Model):
-        player = ForeignKeyField(Player, on_delete='CASCADE')
+        player = ForeignKeyField(Player, on_delete="CASCADE")
         name = CharField(max_length=128)
         name_lower = CharField(index=True, max_length=128)
         raw_name = CharField()
         first_seen = DateTimeField()
         last_seen = DateTimeField()
         rounds = IntegerField(default=0)
+
         class Meta:
             database = db
-            table_name = 'alias'
-            indexes = ((('player', 'name'), True),)
+            table_name = "alias"
+            indexes = ((("player", "name"), True),)
+
     db.create_tables([Alias])
 
     class Server(Model):
         name = CharField(unique=True)
         clean_name = CharField()
+
         class Meta:
             database = db
-            table_name = 'server'
+            table_name = "server"
+
     db.create_tables([Server])
 
     class GamingSession(Model):
-        server = ForeignKeyField(Server, on_delete='CASCADE')
+        server = ForeignKeyField(Server, on_delete="CASCADE")
         started_at = DateTimeField(index=True)
         ended_at = DateTimeField()
         round_count = IntegerField(default=0)
+
         class Meta:
             database = db
-            table_name = 'gaming_session'
+            table_name = "gaming_session"
+
     db.create_tables([GamingSession])
 
     class SourceFile(Model):
@@ -51,15 +61,17 @@ def up(migrator, db):
         file_name = CharField(index=True)
         content = BlobField()
         imported_at = DateTimeField()
+
         class Meta:
             database = db
-            table_name = 'source_file'
+            table_name = "source_file"
+
     db.create_tables([SourceFile])
 
     class Round(Model):
-        source = ForeignKeyField(SourceFile, unique=True, on_delete='CASCADE')
+        source = ForeignKeyField(SourceFile, unique=True, on_delete="CASCADE")
         file_name = CharField()
-        server = ForeignKeyField(Server, on_delete='CASCADE')
+        server = ForeignKeyField(Server, on_delete="CASCADE")
         map = CharField(max_length=128)
         round_no = SmallIntegerField()
         ended_at = DateTimeField(index=True)
@@ -70,34 +82,38 @@ def up(migrator, db):
         round_time_s = IntegerField(null=True)
         play_time_ms = IntegerField(null=True)
         layout = SmallIntegerField()
-        round1 = ForeignKeyField('self', unique=True, null=True, on_delete='SET NULL')
+        round1 = ForeignKeyField("self", unique=True, null=True, on_delete="SET NULL")
         orphan = BooleanField(default=False)
-        session = ForeignKeyField(GamingSession, null=True, on_delete='SET NULL')
+        session = ForeignKeyField(GamingSession, null=True, on_delete="SET NULL")
         player_count = SmallIntegerField(default=0)
         bot_count = SmallIntegerField(default=0)
+
         class Meta:
             database = db
-            table_name = 'round'
-            indexes = ((('server', 'map', 'ended_at'), False), (('server', 'file_name'), False))
+            table_name = "round"
+            indexes = ((("server", "map", "ended_at"), False), (("server", "file_name"), False))
+
     db.create_tables([Round])
 
     class MapResult(Model):
-        round1 = ForeignKeyField(Round, unique=True, on_delete='CASCADE')
-        round2 = ForeignKeyField(Round, unique=True, on_delete='CASCADE')
+        round1 = ForeignKeyField(Round, unique=True, on_delete="CASCADE")
+        round2 = ForeignKeyField(Round, unique=True, on_delete="CASCADE")
         map = CharField(max_length=128)
         ended_at = DateTimeField(index=True)
         outcome = CharField(max_length=16)
         winner_team = SmallIntegerField(null=True)
         round1_time_s = IntegerField(null=True)
         round2_time_s = IntegerField(null=True)
+
         class Meta:
             database = db
-            table_name = 'map_result'
+            table_name = "map_result"
+
     db.create_tables([MapResult])
 
     class PlayerRound(Model):
-        round = ForeignKeyField(Round, on_delete='CASCADE')
-        player = ForeignKeyField(Player, on_delete='CASCADE')
+        round = ForeignKeyField(Round, on_delete="CASCADE")
+        player = ForeignKeyField(Player, on_delete="CASCADE")
         ended_at = DateTimeField()
         map = CharField(max_length=128)
         round_no = SmallIntegerField()
@@ -147,35 +163,43 @@ def up(migrator, db):
         full_selfkills = IntegerField(null=True)
         repairs = IntegerField(null=True)
         revives_given = IntegerField(null=True)
+
         class Meta:
             database = db
-            table_name = 'player_round'
-            indexes = ((('round', 'player'), True), (('player', 'ended_at'), False), (('ended_at',), False))
+            table_name = "player_round"
+            indexes = (
+                (("round", "player"), True),
+                (("player", "ended_at"), False),
+                (("ended_at",), False),
+            )
+
     db.create_tables([PlayerRound])
 
     class WeaponRound(Model):
-        round = ForeignKeyField(Round, on_delete='CASCADE')
-        player = ForeignKeyField(Player, on_delete='CASCADE')
+        round = ForeignKeyField(Round, on_delete="CASCADE")
+        player = ForeignKeyField(Player, on_delete="CASCADE")
         weapon = SmallIntegerField()
         hits = IntegerField()
         shots = IntegerField()
         kills = IntegerField()
         deaths = IntegerField()
         headshots = IntegerField()
+
         class Meta:
             database = db
-            table_name = 'weapon_round'
-            indexes = ((('round', 'player', 'weapon'), True), (('player', 'weapon'), False))
+            table_name = "weapon_round"
+            indexes = ((("round", "player", "weapon"), True), (("player", "weapon"), False))
+
     db.create_tables([WeaponRound])
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_table('weapon_round'))
-    migrator.migrate(migrator.drop_table('player_round'))
-    migrator.migrate(migrator.drop_table('map_result'))
-    migrator.migrate(migrator.drop_table('round'))
-    migrator.migrate(migrator.drop_table('source_file'))
-    migrator.migrate(migrator.drop_table('gaming_session'))
-    migrator.migrate(migrator.drop_table('server'))
-    migrator.migrate(migrator.drop_table('alias'))
-    migrator.migrate(migrator.drop_table('player'))
+    migrator.migrate(migrator.drop_table("weapon_round"))
+    migrator.migrate(migrator.drop_table("player_round"))
+    migrator.migrate(migrator.drop_table("map_result"))
+    migrator.migrate(migrator.drop_table("round"))
+    migrator.migrate(migrator.drop_table("source_file"))
+    migrator.migrate(migrator.drop_table("gaming_session"))
+    migrator.migrate(migrator.drop_table("server"))
+    migrator.migrate(migrator.drop_table("alias"))
+    migrator.migrate(migrator.drop_table("player"))
