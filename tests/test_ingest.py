@@ -286,15 +286,14 @@ def test_same_file_twice_in_one_batch_and_copies_under_other_names(db, tmp_path:
 def test_database_error_rolls_back_the_whole_file(db, monkeypatch: pytest.MonkeyPatch) -> None:
     files = [p for p in real_files() if p.name.startswith("2025-10-02-2")]
     victim = files[1].name
-    original = WeaponRound.insert_many.__func__  # type: ignore[attr-defined]
+    original = Importer._write_rows
 
-    def failing(cls, rows, fields=None):  # type: ignore[no-untyped-def]
-        rows = list(rows)
-        if rows and Round.get_by_id(rows[0][0]).file_name == victim:
-            raise RuntimeError("disk on fire")
-        return original(cls, rows, fields)
+    def failing(self, round_id, parsed, player_ids, round1_id):  # type: ignore[no-untyped-def]
+        original(self, round_id, parsed, player_ids, round1_id)  # rows are written…
+        if parsed.file_name == victim:
+            raise RuntimeError("disk on fire")  # …then the database fails
 
-    monkeypatch.setattr(WeaponRound, "insert_many", classmethod(failing))
+    monkeypatch.setattr(Importer, "_write_rows", failing)
     report = import_files(files)
     assert report.rejected == [(victim, "database error: disk on fire")]
     assert report.imported == len(files) - 1

@@ -17,6 +17,7 @@ from peewee import (
     BooleanField,
     CharField,
     DatabaseProxy,
+    DateField,
     DateTimeField,
     FloatField,
     ForeignKeyField,
@@ -55,7 +56,7 @@ class Player(BaseModel):
 class Alias(BaseModel):
     """Every name a GUID has used, with when and how often."""
 
-    player = ForeignKeyField(Player, backref="aliases", on_delete="CASCADE")
+    player = ForeignKeyField(Player, backref="aliases", on_delete="CASCADE", index=False)
     name = CharField(max_length=128)  # without colour codes
     name_lower = CharField(max_length=128, index=True)
     raw_name = CharField(max_length=255)  # latest coloured spelling of this name
@@ -70,10 +71,13 @@ class Alias(BaseModel):
 class GamingSession(BaseModel):
     """Rounds of one server with no gap longer than 60 minutes between them."""
 
-    server = ForeignKeyField(Server, on_delete="CASCADE")
+    server = ForeignKeyField(Server, on_delete="CASCADE", index=False)
     started_at = DateTimeField(index=True)  # end time of its first round
     ended_at = DateTimeField()  # end time of its last round
     round_count = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("server", "ended_at"), False),)
 
 
 class SourceFile(BaseModel):
@@ -109,7 +113,7 @@ class Round(BaseModel):
     class Meta:
         indexes = (
             (("server", "map", "ended_at"), False),
-            (("server", "file_name"), False),
+            (("server", "file_name"), True),
         )
 
 
@@ -132,8 +136,8 @@ class MapResult(BaseModel):
 class PlayerRound(BaseModel):
     """One player in one round. Round 2 rows hold round-2-only values."""
 
-    round = ForeignKeyField(Round, backref="player_rounds", on_delete="CASCADE")
-    player = ForeignKeyField(Player, backref="player_rounds", on_delete="CASCADE")
+    round = ForeignKeyField(Round, backref="player_rounds", on_delete="CASCADE", index=False)
+    player = ForeignKeyField(Player, backref="player_rounds", on_delete="CASCADE", index=False)
     # Denormalised from Round so per-player filters need no join.
     ended_at = DateTimeField()
     map = CharField(max_length=128)
@@ -203,8 +207,8 @@ class WeaponRound(BaseModel):
     bulk-inserted without reading generated ids back.
     """
 
-    round = ForeignKeyField(Round, on_delete="CASCADE")
-    player = ForeignKeyField(Player, on_delete="CASCADE")
+    round = ForeignKeyField(Round, on_delete="CASCADE", index=False)
+    player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
     weapon = SmallIntegerField()
     hits = IntegerField()
     shots = IntegerField()
@@ -230,3 +234,64 @@ ALL_MODELS: list[type[BaseModel]] = [
     PlayerRound,
     WeaponRound,
 ]
+
+
+# --------------------------------------------------------------------------- aggregates
+# Owned by etbot.aggregates (which keeps them consistent with PlayerRound).
+
+
+class PlayerDay(BaseModel):
+    """Sums of one player's counted rounds on one server-local calendar day.
+
+    Only rows that aggregates count: no orphan rounds, no spectator rows. Maintained by
+    :func:`etbot.aggregates.refresh` from PlayerRound, never written by hand.
+    """
+
+    player = ForeignKeyField(Player, on_delete="CASCADE")
+    day = DateField()
+    rounds = IntegerField()
+    first_at = DateTimeField()
+    last_at = DateTimeField()
+    kills = IntegerField()
+    deaths = IntegerField()
+    hits = IntegerField()
+    shots = IntegerField()
+    headshots = IntegerField()
+    headshot_kills = IntegerField()
+    damage_given = IntegerField()
+    damage_received = IntegerField()
+    team_damage_given = IntegerField()
+    gibs = IntegerField()
+    self_kills = IntegerField()
+    team_kills = IntegerField()
+    xp = IntegerField()
+    kill_assists = IntegerField()
+    #: dynamites planted + defused + objectives stolen + returned + repairs
+    objectives = IntegerField()
+    revives = IntegerField()  # revives given (0 where the layout lacks it)
+    time_played_s = IntegerField()
+
+    class Meta:
+        indexes = (
+            (("player", "day"), True),
+            (("day", "player"), False),
+        )
+
+
+class PlayerWeaponDay(BaseModel):
+    """Per-weapon sums of one player's counted rounds on one day (favourite weapon)."""
+
+    player = ForeignKeyField(Player, on_delete="CASCADE")
+    day = DateField()
+    weapon = SmallIntegerField()
+    kills = IntegerField()
+    deaths = IntegerField()
+    hits = IntegerField()
+    shots = IntegerField()
+    headshots = IntegerField()
+
+    class Meta:
+        indexes = ((("player", "day", "weapon"), True),)
+
+
+ALL_MODELS += [PlayerDay, PlayerWeaponDay]

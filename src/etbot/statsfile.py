@@ -305,6 +305,14 @@ def _decode_lines(data: bytes) -> list[str]:
     return text.replace("\r\n", "\n").split("\n")
 
 
+def _is_int(value: str) -> bool:
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_int(value: str, what: str) -> int:
     try:
         return int(value)
@@ -388,7 +396,11 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
     mask = _parse_int(ints[0], "weapon mask")
     if mask < 0 or mask >= 1 << MAX_WEAPON_BITS:
         raise ValueError(f"weapon mask {mask} out of range")
-    values = [_parse_int(v, "weapon value") for v in ints[1:]]
+    try:
+        values = list(map(int, ints[1:]))
+    except ValueError:
+        bad = next(v for v in ints[1:] if not _is_int(v))
+        raise ValueError(f"weapon value is not an integer: {bad[:20]!r}") from None
     weapons: list[WeaponStat] = []
     pos = 0
     bit = 0

@@ -19,7 +19,7 @@ def up(migrator, db):
     db.create_tables([Player])
 
     class Alias(Model):
-        player = ForeignKeyField(Player, on_delete="CASCADE")
+        player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
         name = CharField(max_length=128)
         name_lower = CharField(index=True, max_length=128)
         raw_name = CharField()
@@ -45,7 +45,7 @@ def up(migrator, db):
     db.create_tables([Server])
 
     class GamingSession(Model):
-        server = ForeignKeyField(Server, on_delete="CASCADE")
+        server = ForeignKeyField(Server, on_delete="CASCADE", index=False)
         started_at = DateTimeField(index=True)
         ended_at = DateTimeField()
         round_count = IntegerField(default=0)
@@ -53,6 +53,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = "gaming_session"
+            indexes = ((("server", "ended_at"), False),)
 
     db.create_tables([GamingSession])
 
@@ -91,7 +92,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = "round"
-            indexes = ((("server", "map", "ended_at"), False), (("server", "file_name"), False))
+            indexes = ((("server", "map", "ended_at"), False), (("server", "file_name"), True))
 
     db.create_tables([Round])
 
@@ -112,8 +113,8 @@ def up(migrator, db):
     db.create_tables([MapResult])
 
     class PlayerRound(Model):
-        round = ForeignKeyField(Round, on_delete="CASCADE")
-        player = ForeignKeyField(Player, on_delete="CASCADE")
+        round = ForeignKeyField(Round, on_delete="CASCADE", index=False)
+        player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
         ended_at = DateTimeField()
         map = CharField(max_length=128)
         round_no = SmallIntegerField()
@@ -176,8 +177,8 @@ def up(migrator, db):
     db.create_tables([PlayerRound])
 
     class WeaponRound(Model):
-        round = ForeignKeyField(Round, on_delete="CASCADE")
-        player = ForeignKeyField(Player, on_delete="CASCADE")
+        round = ForeignKeyField(Round, on_delete="CASCADE", index=False)
+        player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
         weapon = SmallIntegerField()
         hits = IntegerField()
         shots = IntegerField()
