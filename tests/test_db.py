@@ -1,0 +1,90 @@
+"""Database set-up: URLs, migrations match the models, retry on lock, async access."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from peewee import OperationalError, SqliteDatabase
+
+from etbot.db import Db, DatabaseUrlError, connect, migrate, open_database, retry_locked
+from etbot.models import ALL_MODELS, Player
+
+
+def test_sqlite_url_uses_wal_and_busy_timeout(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path}/sub/dir/x.db")
+    assert isinstance(db, SqliteDatabase)
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 10_000
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    db.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "mysql://x/y", "postgresql://host/", "nonsense"])
+def test_bad_urls_are_rejected_clearly(url: str) -> None:
+    with pytest.raises(DatabaseUrlError, match="DATABASE_URL"):
+        connect(url)
+
+
+def test_migrations_create_exactly_the_models_schema(db) -> None:
+    from playhouse.migrations import _resolve_diff
+
+    diff = _resolve_diff(db, "etbot.models")  # the models vs the migrated database
+    assert not any(diff), f"models and migrations differ, write a migration: {diff}"
+    assert set(db.get_tables()) >= {m._meta.table_name for m in ALL_MODELS}
+    assert migrate(db) == []  # idempotent
+
+
+def test_retry_locked_retries_only_lock_errors() -> None:
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("database is locked")
+        return "ok"
+
+    assert retry_locked(flaky, delay=0) == "ok" and len(calls) == 3
+
+    def broken() -> None:
+        raise OperationalError("no such table: x")
+
+    with pytest.raises(OperationalError, match="no such table"):
+        retry_locked(broken, delay=0)
+
+
+def test_concurrent_writer_waits_instead_of_failing(tmp_path: Path) -> None:
+    path = tmp_path / "lock.db"
+    db = open_database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock…
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    Player.create(
+        guid="ABCDEF12",
+        name="x",
+        raw_name="x",
+        first_seen="2025-01-01 00:00:00",
+        last_seen="2025-01-01 00:00:00",
+    )  # …and we wait for it (busy_timeout)
+    release.join()
+    assert Player.select().count() == 1
+    db.close()
+
+
+async def test_db_run_works_off_the_event_loop(sqlite_db) -> None:
+    dbx = Db(sqlite_db)
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+
+    def work() -> int:
+        seen.append(threading.get_ident())
+        return Player.select().count()
+
+    results = await asyncio.gather(*(dbx.run(work) for _ in range(5)))
+    assert results == [0] * 5
+    assert loop_thread not in seen
+    dbx.close()
