@@ -18,7 +18,9 @@ from etbot.models import (
     GamingSession,
     MapResult,
     Player,
+    PlayerDay,
     PlayerRound,
+    PlayerWeaponDay,
     Round,
     Server,
     SourceFile,
@@ -239,6 +241,7 @@ def dump() -> dict[str, Any]:
             (rounds[m.round1_id], rounds[m.round2_id], plain(m)) for m in MapResult.select()
         ),
         "files": sorted(s.sha256 for s in SourceFile.select(SourceFile.sha256)),
+        "player_days": sorted((guids[d.player_id], plain(d)) for d in PlayerDay.select()),
     }
 
 
@@ -246,15 +249,20 @@ def test_shuffled_import_gives_the_same_database(db) -> None:
     files = real_files()
     import_files(files)
     sorted_dump = dump()
-    for model in (WeaponRound, PlayerRound, MapResult, Round, GamingSession, SourceFile):
+    assert sorted_dump["player_days"]
+    for model in (PlayerDay, PlayerWeaponDay, WeaponRound, PlayerRound, MapResult, Round):
         model.delete().execute()
+    GamingSession.delete().execute()
+    SourceFile.delete().execute()
     Alias.delete().execute()
     Player.delete().execute()
     # Reverse order first: every round 2 arrives before its round 1.
     import_files(list(reversed(files)))
     assert dump() == sorted_dump
-    for model in (WeaponRound, PlayerRound, MapResult, Round, GamingSession, SourceFile):
+    for model in (PlayerDay, PlayerWeaponDay, WeaponRound, PlayerRound, MapResult, Round):
         model.delete().execute()
+    GamingSession.delete().execute()
+    SourceFile.delete().execute()
     Alias.delete().execute()
     Player.delete().execute()
     report = import_files(files, shuffle_seed=7)

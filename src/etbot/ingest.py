@@ -35,6 +35,7 @@ from typing import Any
 
 from peewee import IntegrityError
 
+from etbot import aggregates
 from etbot.models import (
     GamingSession,
     MapResult,
@@ -104,6 +105,9 @@ class FileResult:
     round_no: int | None = None
     paired: bool = False
     orphan: bool = False
+    #: Other round 2s re-derived because this file changed their pairing.
+    repaired_round_ids: list[int] = field(default_factory=list)
+    player_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -127,6 +131,10 @@ class ImportReport:
     def add(self, result: FileResult) -> None:
         if result.status == "imported":
             self.imported += 1
+            if result.round_id is not None:
+                self.new_round_ids.append(result.round_id)
+            self.repaired_round_ids.extend(result.repaired_round_ids)
+            self.player_ids.update(result.player_ids)
             if result.round_no == 2:
                 if result.paired:
                     self.paired += 1
@@ -396,14 +404,19 @@ class Importer:
         try:
             with database_proxy.atomic():
                 for file_name, data in files:
-                    result = self._import_one(file_name, data, report)
-                    results.append(result)
-                    report.add(result)
-                    if progress is not None:
-                        progress(result)
+                    results.append(self._import_one(file_name, data))
+                # Derived tables follow the rows in the same transaction.
+                touched = [r.round_id for r in results if r.round_id is not None]
+                touched += [i for r in results for i in r.repaired_round_ids]
+                if touched:
+                    aggregates.refresh_rounds(touched)
         except BaseException:
             self._forget()  # ids cached inside the rolled-back transaction are gone
             raise
+        for result in results:  # only once committed
+            report.add(result)
+            if progress is not None:
+                progress(result)
         return results
 
     def import_paths(
@@ -438,7 +451,7 @@ class Importer:
 
     # ---- one file
 
-    def _import_one(self, file_name: str, data: bytes, report: ImportReport) -> FileResult:
+    def _import_one(self, file_name: str, data: bytes) -> FileResult:
         digest = sha256(data)
         if _execute(self._sql.source_exists, (digest,)).fetchone() is not None:
             return FileResult(file_name, "duplicate", "same content already imported")
@@ -449,7 +462,7 @@ class Importer:
             return FileResult(file_name, "rejected", reason)
         try:
             with database_proxy.savepoint():
-                return self._store(parsed, data, digest, report)
+                return self._store(parsed, data, digest)
         except IntegrityError as exc:
             self._forget()
             if "file_name" in str(exc) or "round_server_id_file_name" in str(exc):
@@ -466,9 +479,7 @@ class Importer:
             log.exception("database error while importing %s", file_name)
             return FileResult(file_name, "rejected", f"database error: {exc}")
 
-    def _store(
-        self, parsed: ParsedRound, data: bytes, digest: str, report: ImportReport
-    ) -> FileResult:
+    def _store(self, parsed: ParsedRound, data: bytes, digest: str) -> FileResult:
         sql = self._sql
         server_id = self._server_id(parsed.server_name)
         session_id = self._session_for(server_id, parsed.ended_at)
@@ -500,12 +511,9 @@ class Importer:
             ),
         ).fetchone()[0]
         player_ids = self._upsert_players(humans, parsed.ended_at)
-        report.new_round_ids.append(round_id)
-        report.player_ids.update(player_ids.values())
         if parsed.round_no == 1:
             self._write_rows(round_id, parsed, player_ids, None)
         pairs = self._repair(server_id, parsed.map, parsed.ended_at, {round_id: parsed})
-        report.repaired_round_ids.extend(r for r in pairs if r != round_id)
         paired = pairs.get(round_id) is not None
         return FileResult(
             parsed.file_name,
@@ -514,6 +522,8 @@ class Importer:
             round_no=parsed.round_no,
             paired=paired,
             orphan=parsed.round_no == 2 and not paired,
+            repaired_round_ids=[r for r in pairs if r != round_id],
+            player_ids=list(player_ids.values()),
         )
 
     # ---- players and aliases
