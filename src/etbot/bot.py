@@ -1,0 +1,240 @@
+"""The Discord bot: :class:`EtBot` and :func:`run_bot` (what ``etbot run`` calls).
+
+The bot owns every long-lived resource - settings, the database (:class:`etbot.db.Db`), the
+query cache and the warm chart renderer - and hands them to its cogs as one
+:class:`etbot.commands._base.Resources`. Cogs live one per module in :mod:`etbot.commands`;
+each module has a ``setup(bot)`` hook and is loaded automatically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pkgutil
+import signal
+import sys
+from collections.abc import Coroutine, Iterable
+from typing import Any
+
+import disnake
+from disnake.ext import commands
+
+import etbot.commands
+from etbot.cache import QueryCache
+from etbot.commands._base import Resources
+from etbot.config import Settings
+from etbot.db import Db
+from etbot.ingest import Importer, ImportReport
+from etbot.render import ChartRenderer
+
+log = logging.getLogger(__name__)
+
+#: Exit codes of :func:`run_bot`.
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_LOGIN_FAILED = 3
+
+CACHE_MAXSIZE = 2048
+
+
+def cog_modules() -> list[str]:
+    """Dotted names of the cog modules in :mod:`etbot.commands` (``_helpers`` skipped)."""
+    return sorted(
+        f"{etbot.commands.__name__}.{info.name}"
+        for info in pkgutil.iter_modules(etbot.commands.__path__)
+        if not info.name.startswith("_")
+    )
+
+
+class EtBot(commands.InteractionBot):
+    """etbot's :class:`disnake.ext.commands.InteractionBot`.
+
+    Args:
+        settings: Runtime settings (token, API base, guilds, owner, timeouts…).
+        db: Async access to the (already opened and migrated) database.
+        cache: Query cache; a new one with ``settings.cache_ttl_seconds`` by default.
+        renderer: Chart renderer; a new (not yet started) one by default.
+        load_cogs: Load every cog of :mod:`etbot.commands` (tests may add their own).
+        **kwargs: Passed to :class:`~disnake.ext.commands.InteractionBot` (e.g. a tiny
+            ``guild_ready_timeout`` in tests).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Db,
+        *,
+        cache: QueryCache | None = None,
+        renderer: ChartRenderer | None = None,
+        load_cogs: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("test_guilds", list(settings.guild_ids) or None)
+        kwargs.setdefault("owner_id", settings.owner_id)
+        # Never ping anyone by accident (player names may contain "@everyone").
+        kwargs.setdefault("allowed_mentions", disnake.AllowedMentions.none())
+        kwargs.setdefault("intents", disnake.Intents.default())
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.resources = Resources(
+            settings=settings,
+            db=db,
+            cache=cache or QueryCache(ttl=settings.cache_ttl_seconds, maxsize=CACHE_MAXSIZE),
+            renderer=renderer or ChartRenderer(),
+        )
+        self._background: set[asyncio.Task[Any]] = set()
+        self._ingest_lock = asyncio.Lock()
+        self._previous_api_base: str | None = None
+        self._resources_closed = False
+        if load_cogs:
+            for name in cog_modules():
+                self.load_extension(name)
+                log.debug("loaded %s", name)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def login(self, token: str) -> None:
+        """Point disnake at ``settings.discord_api_base``, log in, then warm up in the
+        background: start the chart renderer and import what is in ``STATS_DIR``."""
+        self._previous_api_base = disnake.http.Route.BASE
+        disnake.http.Route.BASE = self.settings.discord_api_base
+        await super().login(token)
+        self.spawn(self._warm_renderer(), name="etbot-warm-renderer")
+        if self.settings.stats_dir is not None:
+            self.spawn(self._initial_import(), name="etbot-initial-import")
+
+    async def close(self) -> None:
+        """Disconnect, then stop background work, the renderer and the database."""
+        await super().close()
+        if self._resources_closed:
+            return
+        self._resources_closed = True
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.resources.renderer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.resources.db.close)
+        if self._previous_api_base is not None:
+            disnake.http.Route.BASE = self._previous_api_base
+        log.info("bot stopped")
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info(
+            "ready as %s (%s) in %d guild(s)", user, user.id if user else "?", len(self.guilds)
+        )
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` in a task that is logged on failure and cancelled on close."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=exc)
+
+    async def _warm_renderer(self) -> None:
+        renderer = self.resources.renderer
+        if not renderer.available:
+            log.warning("no Chromium found: charts will fall back to text answers")
+            return
+        try:
+            await renderer.start()
+        except Exception as exc:  # charts fall back to text; the bot keeps running
+            log.warning("chart renderer did not start: %s", exc)
+
+    async def _initial_import(self) -> None:
+        stats_dir = self.settings.stats_dir
+        assert stats_dir is not None
+        if not stats_dir.is_dir():
+            log.warning("STATS_DIR %s is not a folder; nothing imported", stats_dir)
+            return
+        report = await self.ingest_paths([stats_dir])
+        log.info("imported from %s: %s", stats_dir, report.summary())
+
+    # ------------------------------------------------------------------ ingest hook
+
+    async def ingest_paths(self, paths: Iterable[str | os.PathLike[str]]) -> ImportReport:
+        """Import stats files/folders (off the event loop) and invalidate the query cache.
+
+        This is the hook a folder watcher or SFTP poller calls with new files. Imports run
+        one at a time.
+        """
+        files = list(paths)
+        async with self._ingest_lock:
+            report = await self.resources.db.run(_import_paths, files)
+        if report.changed:
+            self.resources.cache.invalidate()
+        for name, reason in report.rejected:
+            log.warning("rejected %s: %s", name, reason)
+        return report
+
+
+def _import_paths(paths: list[str | os.PathLike[str]]) -> ImportReport:
+    """Runs in a DB thread: one importer per call (it is not thread-safe). The importer keeps
+    the pre-aggregated tables up to date inside its own transactions."""
+    return Importer().import_paths(paths)
+
+
+# ---------------------------------------------------------------------- entry point
+
+
+def run_bot(settings: Settings) -> int:
+    """Run the bot until it is stopped; returns the process exit code.
+
+    * 2: configuration problem (no ``DISCORD_TOKEN``, bad ``DATABASE_URL``);
+    * 3: Discord rejected the token;
+    * 0: clean shutdown (Ctrl-C / SIGTERM).
+    """
+    if not settings.discord_token:
+        print(
+            "error: DISCORD_TOKEN is not set. Put the bot token from the Discord developer "
+            "portal in the environment or in .env (DISCORD_TOKEN=...).",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    from etbot.db import DatabaseUrlError, open_database
+
+    try:
+        database = open_database(settings.database_url)
+    except DatabaseUrlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception as exc:
+        print(f"error: cannot open the database {settings.database_url!r}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return asyncio.run(_run(settings, Db(database)))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def _run(settings: Settings, db: Db) -> int:
+    bot = EtBot(settings, db)
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []  # keeps the close task referenced
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(
+            signal.SIGTERM, lambda: stopping.append(loop.create_task(bot.close()))
+        )
+    assert settings.discord_token is not None
+    try:
+        await bot.start(settings.discord_token)
+    except disnake.LoginFailure:
+        print(
+            "error: Discord rejected DISCORD_TOKEN (401 Unauthorized). Copy a fresh token from "
+            "the Discord developer portal (Bot → Reset Token).",
+            file=sys.stderr,
+        )
+        return EXIT_LOGIN_FAILED
+    finally:
+        await bot.close()
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Cog tests (disnake interactions from payloads, recorded HTTP)."""

@@ -1,0 +1,153 @@
+"""End to end: the real EtBot (all cogs, real renderer) against the fake Discord.
+
+One bot is booted for the whole module (a module-scoped event loop) over a temp SQLite with
+the real corpus imported; each test dispatches interactions through the fake gateway and
+asserts the REST calls the bot makes. Nothing here touches the real Discord.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import disnake
+import pytest
+import pytest_asyncio
+
+from conftest import real_files
+from discordkit import (
+    FOLLOWUP,
+    GUILD_COMMANDS_PUT,
+    GUILD_ID,
+    ORIGINAL_EDIT,
+    OWNER_ID,
+    FakeDiscord,
+    RecordedRequest,
+    running_bot,
+)
+from discordkit import payloads as p
+from etbot import stats
+from etbot.bot import EtBot
+from etbot.config import Settings
+from etbot.db import Db, open_database
+from etbot.ingest import Importer
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+TOKEN = "fake-bot-token"
+TIMEOUT = 20.0
+
+
+def make_settings(database_url: str, api_base: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "discord_token": TOKEN,
+        "discord_api_base": api_base,
+        "database_url": database_url,
+        "guild_ids": [GUILD_ID],
+        "owner_id": OWNER_ID,
+        "server_timezone": "Europe/Berlin",
+        "render_timeout_seconds": 30.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    files = real_files()
+    path: Path = tmp_path_factory.mktemp("e2e") / "etbot.db"
+    url = f"sqlite:///{path}"
+    open_database(url)
+    Importer().import_paths(files)
+    return url
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def live(database_url: str) -> AsyncIterator[tuple[FakeDiscord, EtBot]]:
+    async with FakeDiscord(token=TOKEN) as server:
+        settings = make_settings(database_url, server.base_url)
+        bot = EtBot(settings, Db(open_database(database_url)), guild_ready_timeout=0.05)
+        async with running_bot(bot, server, token=TOKEN, timeout=TIMEOUT):
+            yield server, bot
+        assert server.errors == []
+        assert server.unknown_requests == []
+
+
+async def command(server: FakeDiscord, name: str, *options: dict, **ctx: Any) -> dict:
+    return await server.dispatch_interaction(server.slash_command(name, list(options), **ctx))
+
+
+async def final_message(server: FakeDiscord, payload: dict) -> RecordedRequest:
+    """The message a deferred command ends with: the @original edit (or a follow-up)."""
+    token = payload["token"]
+    return await server.wait_for(
+        lambda r: r.token == token and r.route in (ORIGINAL_EDIT, FOLLOWUP), timeout=TIMEOUT
+    )
+
+
+def busiest() -> stats.PlayerRef:
+    period = stats.parse_period("all", disnake.utils.utcnow())
+    row = stats.leaderboard("rounds", period, limit=1).rows[0]
+    return stats.get_player(row.player_id)
+
+
+async def test_startup(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, bot = live
+    [put] = server.api.by_route(GUILD_COMMANDS_PUT)
+    names = {c["name"] for c in put.json}
+    assert {"stats", "leaderboard", "link", "link-member"} <= names
+    link_member = next(c for c in put.json if c["name"] == "link-member")
+    assert (
+        int(link_member["default_member_permissions"])
+        == disnake.Permissions(manage_guild=True).value
+    )
+    assert bot.owner_id == OWNER_ID
+    assert server.base_url == disnake.http.Route.BASE
+
+
+async def test_stats(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    ref = busiest()
+    payload = await command(server, "stats", p.option("player", f"guid:{ref.guid}"))
+    assert (await server.wait_for_response(payload)).callback_type == 5
+    message = await final_message(server, payload)
+    [embed] = message.embeds
+    assert embed["title"] == ref.name
+    assert ref.guid in embed["description"]
+
+
+async def test_leaderboard_and_next_page(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    payload = await command(
+        server, "leaderboard", p.option("stat", "kills"), p.option("min_rounds", 1)
+    )
+    first = await final_message(server, payload)
+    assert first.embeds[0]["footer"]["text"].startswith("Page 1 of")
+    message = first.response
+    next_id = message["components"][0]["components"][2]["custom_id"]
+    click = await server.dispatch_interaction(
+        p.button_click(next_id, message=message, world=server.world)
+    )
+    reply = await server.wait_for_response(click, timeout=TIMEOUT)
+    assert reply.callback_type == 7
+    assert reply.embeds[0]["footer"]["text"].startswith("Page 2 of")
+
+
+async def test_unknown_player_error(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    payload = await command(server, "stats", p.option("player", "no-such-player-anywhere"))
+    reply = await server.wait_for_response(payload, timeout=TIMEOUT)
+    assert reply.callback_type == 4 and reply.ephemeral
+    assert "No player called" in reply.embeds[0]["description"]
+
+
+async def test_autocomplete(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    ref = busiest()
+    payload = server.autocomplete("stats", [p.option("player", ref.name[:3], focused=True)])
+    await server.dispatch_interaction(payload)
+    reply = await server.wait_for_response(payload, timeout=TIMEOUT)
+    assert reply.callback_type == 8
+    assert f"guid:{ref.guid}" in [c["value"] for c in reply.choices]
+    assert len(reply.choices) <= 25
