@@ -247,7 +247,7 @@ class PlayerDay(BaseModel):
     :func:`etbot.aggregates.refresh` from PlayerRound, never written by hand.
     """
 
-    player = ForeignKeyField(Player, on_delete="CASCADE")
+    player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
     day = DateField()
     rounds = IntegerField()
     first_at = DateTimeField()
@@ -281,7 +281,7 @@ class PlayerDay(BaseModel):
 class PlayerWeaponDay(BaseModel):
     """Per-weapon sums of one player's counted rounds on one day (favourite weapon)."""
 
-    player = ForeignKeyField(Player, on_delete="CASCADE")
+    player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
     day = DateField()
     weapon = SmallIntegerField()
     kills = IntegerField()

@@ -667,7 +667,7 @@ def _favourite_weapon(player_id: int, period: Period) -> tuple[str | None, int]:
 
 def _best_map(player_id: int, period: Period) -> tuple[str | None, float | None]:
     sums = _sums(PlayerRound)
-    dpm = stat_sql("dpm", sums)
+    dpm = fn.COALESCE(stat_sql("dpm", sums), 0)  # NULL sorts first in PostgreSQL
     row = (
         PlayerRound.select(PlayerRound.map, dpm)
         .where((PlayerRound.player == player_id) & _round_period(period))
@@ -934,16 +934,17 @@ def activity(player_id: int | None, weeks: int, now: datetime | None = None) -> 
         )
         model = PlayerRound
     if is_postgres():
-        weekday = fn.date_part("isodow", column) - 1  # ISO: Monday 1 .. Sunday 7
+        weekday = fn.date_part("isodow", column)  # Monday 1 .. Sunday 7
         hour = fn.date_part("hour", column)
+        monday_first = {d: d - 1 for d in range(1, 8)}
     else:
-        # strftime %w: Sunday 0 .. Saturday 6 → Monday 0 .. Sunday 6
-        weekday = (fn.CAST(NodeList((fn.strftime("%w", column), SQL("AS INTEGER")))) + 6) % 7
+        weekday = fn.CAST(NodeList((fn.strftime("%w", column), SQL("AS INTEGER"))))
         hour = fn.CAST(NodeList((fn.strftime("%H", column), SQL("AS INTEGER"))))
+        monday_first = {d: (d + 6) % 7 for d in range(7)}  # %w: Sunday 0 .. Saturday 6
     grid = [[0] * 24 for _ in range(7)]
     query = model.select(weekday, hour, fn.COUNT(SQL("*"))).where(where).group_by(weekday, hour)
     for wd, hr, n in query.tuples():
-        grid[int(wd)][int(hr)] += int(n)
+        grid[monday_first[int(wd)]][int(hr)] += int(n)
     return grid
 
 

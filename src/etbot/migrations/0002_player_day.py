@@ -14,7 +14,7 @@ def up(migrator, db):
             table_name = "player"
 
     class PlayerDay(Model):
-        player = ForeignKeyField(Player, on_delete="CASCADE")
+        player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
         day = DateField()
         rounds = IntegerField()
         first_at = DateTimeField()
@@ -43,7 +43,7 @@ def up(migrator, db):
             indexes = ((("player", "day"), True), (("day", "player"), False))
 
     class PlayerWeaponDay(Model):
-        player = ForeignKeyField(Player, on_delete="CASCADE")
+        player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
         day = DateField()
         weapon = SmallIntegerField()
         kills = IntegerField()

@@ -1,0 +1,155 @@
+"""PlayerDay / PlayerWeaponDay stay equal to a recomputation from the rows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from peewee import Database
+
+from conftest import real_files
+from etbot import aggregates
+from etbot.db import migrate
+from etbot.ingest import Importer, ImportReport
+from etbot.models import Player, PlayerDay, PlayerRound, PlayerWeaponDay, WeaponRound
+
+DAY_COLUMNS = [f.name for f in PlayerDay._meta.sorted_fields if f.name != "id"]
+WEAPON_COLUMNS = [f.name for f in PlayerWeaponDay._meta.sorted_fields if f.name != "id"]
+
+
+def snapshot() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    days = sorted(
+        PlayerDay.select(*[getattr(PlayerDay, c) for c in DAY_COLUMNS]).tuples(),
+        key=lambda r: (r[0], r[1]),
+    )
+    weapons = sorted(
+        PlayerWeaponDay.select(*[getattr(PlayerWeaponDay, c) for c in WEAPON_COLUMNS]).tuples(),
+        key=lambda r: (r[0], r[1], r[2]),
+    )
+    return days, weapons
+
+
+def rebuilt() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    aggregates.rebuild_all()
+    return snapshot()
+
+
+def import_batches(batch: int = 25, *, reverse: bool = False) -> ImportReport:
+    """Import the corpus in batches; newest first puts round 2s before their round 1."""
+    files = sorted(real_files(), key=lambda p: p.name, reverse=reverse)
+    total = ImportReport()
+    importer = Importer()
+    for i in range(0, len(files), batch):
+        importer.import_many([(p.name, p.read_bytes()) for p in files[i : i + batch]], total)
+    return total
+
+
+def test_ingest_keeps_aggregates_equal_to_a_rebuild(db: Database) -> None:
+    # Newest first: round 2s arrive as orphans and get paired (re-derived) later.
+    report = import_batches(reverse=True)
+    assert report.repaired_round_ids, "the order must force re-derived round 2s"
+    maintained = snapshot()
+    assert maintained[0] and maintained[1]
+    assert maintained == rebuilt()
+
+
+def test_refresh_rounds_after_each_batch_is_enough(db: Database) -> None:
+    files = sorted(real_files(), key=lambda p: p.name, reverse=True)
+    importer = Importer()
+    repaired = 0
+    for i in range(0, len(files), 30):
+        report = ImportReport()
+        importer.import_many([(p.name, p.read_bytes()) for p in files[i : i + 30]], report)
+        # What the ingest does at the end of a batch (idempotent if it already did).
+        aggregates.refresh_rounds(report.new_round_ids + report.repaired_round_ids)
+        repaired += len(report.repaired_round_ids)
+    assert repaired
+    assert snapshot() == rebuilt()
+
+
+def test_aggregates_match_rows_without_orphans_and_spectators(db: Database) -> None:
+    import_batches()
+    aggregates.rebuild_all()
+    expected: dict[tuple[int, date], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    skipped = 0
+    for row in PlayerRound.select():
+        if row.orphan or row.team == 3:
+            skipped += 1
+            continue
+        e = expected[(row.player_id, row.ended_at.date())]
+        e["rounds"] += 1
+        for name in aggregates.SUMMED:
+            e[name] += getattr(row, name)
+        e["objectives"] += (
+            row.dynamites_planted
+            + row.dynamites_defused
+            + row.objectives_stolen
+            + row.objectives_returned
+            + (row.repairs or 0)
+        )
+        e["revives"] += row.revives_given or 0
+        e["first_at"] = min(e.get("first_at", datetime.max), row.ended_at)
+        e["last_at"] = max(e.get("last_at", datetime.min), row.ended_at)
+    assert skipped, "the corpus has orphan and spectator rows"
+    got = {(d.player_id, d.day): d for d in PlayerDay.select()}
+    assert got.keys() == expected.keys()
+    for key, e in expected.items():
+        for name, value in e.items():
+            assert getattr(got[key], name) == value, (key, name)
+
+
+def test_weapon_aggregates_match_rows(db: Database) -> None:
+    import_batches()
+    aggregates.rebuild_all()
+    counted = {
+        (r.round_id, r.player_id): r.ended_at.date()
+        for r in PlayerRound.select()
+        if not r.orphan and r.team != 3
+    }
+    expected: dict[tuple[int, date, int], int] = defaultdict(int)
+    for w in WeaponRound.select():
+        day = counted.get((w.round_id, w.player_id))
+        if day is not None:
+            expected[(w.player_id, day, w.weapon)] += w.kills
+    got = {(w.player_id, w.day, w.weapon): w.kills for w in PlayerWeaponDay.select()}
+    assert got == dict(expected)
+
+
+def test_refresh_repairs_stale_rows_and_removes_empty_keys(db: Database) -> None:
+    import_batches(batch=300)
+    good = rebuilt()
+    some = list(PlayerDay.select().limit(5))
+    keys = {(d.player_id, d.day) for d in some}
+    PlayerDay.update(kills=PlayerDay.kills + 1000).where(
+        PlayerDay.id.in_([d.id for d in some])
+    ).execute()
+    PlayerWeaponDay.delete().where(PlayerWeaponDay.player == some[0].player_id).execute()
+    player = Player.select().first()
+    ghost = (player.id, date(1999, 1, 1))  # a key without any round
+    PlayerDay.insert(
+        player=player.id,
+        day=ghost[1],
+        first_at=datetime(1999, 1, 1, 20),
+        last_at=datetime(1999, 1, 1, 20),
+        **{
+            c: 1 for c in DAY_COLUMNS if c not in ("player", "day", "rounds", "first_at", "last_at")
+        },
+    ).execute()
+    assert snapshot() != good
+    weapon_keys = {
+        (w.player_id, w.day)
+        for w in PlayerDay.select().where(PlayerDay.player == some[0].player_id)
+    }
+    assert aggregates.refresh(keys | weapon_keys | {ghost}) == len(keys | weapon_keys | {ghost})
+    assert snapshot() == good
+    assert aggregates.refresh(set()) == 0
+
+
+def test_migration_backfills_existing_rows(db: Database) -> None:
+    import_batches(batch=300)
+    expected = rebuilt()
+    db.drop_tables([PlayerWeaponDay, PlayerDay])
+    db.execute_sql("DELETE FROM schema_migration WHERE name = '0002_player_day'")
+    assert "0002_player_day" in migrate(db)
+    assert snapshot() == expected
