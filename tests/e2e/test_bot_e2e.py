@@ -7,6 +7,7 @@ asserts the REST calls the bot makes. Nothing here touches the real Discord.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from etbot.bot import EtBot
 from etbot.config import Settings
 from etbot.db import Db, open_database
 from etbot.ingest import Importer
+from etbot.render import PNG_SIGNATURE, find_browser, png_dimensions
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -151,3 +153,78 @@ async def test_autocomplete(live: tuple[FakeDiscord, EtBot]) -> None:
     assert reply.callback_type == 8
     assert f"guid:{ref.guid}" in [c["value"] for c in reply.choices]
     assert len(reply.choices) <= 25
+
+
+def assert_png(data: bytes) -> None:
+    assert data.startswith(PNG_SIGNATURE)
+    width, height = png_dimensions(data)
+    assert width >= 600 and height >= 400
+
+
+def chart_or_fallback(message: RecordedRequest, filename: str) -> None:
+    """With Chromium the chart is attached as a real PNG; without it the text fallback."""
+    [embed] = message.embeds
+    if find_browser() is None:
+        assert message.attachments == []
+        assert any(f["name"] == "Chart unavailable" for f in embed["fields"])
+        pytest.skip("no Chromium (/usr/bin/chromium): image assertions skipped")
+    [(name, data)] = message.attachments
+    assert name == filename
+    assert_png(data)
+    assert embed["image"]["url"] == f"attachment://{filename}"
+
+
+async def test_compare_png(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    period = stats.parse_period("all", disnake.utils.utcnow())
+    rows = stats.leaderboard("rounds", period, limit=2).rows
+    a, b = (stats.get_player(r.player_id) for r in rows)
+    payload = await command(
+        server, "compare", p.option("player1", f"guid:{a.guid}"), p.option("player2", b.name)
+    )
+    message = await final_message(server, payload)
+    assert [f["name"] for f in message.embeds[0]["fields"]] == [a.name, b.name]
+    chart_or_fallback(message, "compare.png")
+
+
+async def test_activity_png(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    payload = await command(server, "activity", p.option("weeks", 520))
+    message = await final_message(server, payload)
+    assert message.embeds[0]["title"] == "Server · activity over 520 weeks"
+    assert "(Europe/Berlin)" in message.embeds[0]["description"]
+    chart_or_fallback(message, "activity.png")
+
+
+async def test_trend_png(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    ref = busiest()
+    payload = await command(
+        server,
+        "trend",
+        p.option("player", f"guid:{ref.guid}"),
+        p.option("stat", "kd"),
+        p.option("days", 3650),
+    )
+    message = await final_message(server, payload)
+    assert "sessions" in message.embeds[0]["description"]
+    chart_or_fallback(message, "trend.png")
+
+
+async def test_sessions(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    payload = await command(server, "sessions")
+    message = await final_message(server, payload)
+    [embed] = message.embeds
+    assert embed["title"] == "Recent sessions"
+    assert embed["fields"][-1]["name"] == "Weekly pattern"
+    assert re.search(r"<t:\d+:f>", embed["fields"][0]["value"])
+
+
+async def test_link_member_refused_for_members(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    ref = busiest()
+    member = p.user_option("member", server.world.owner, world=server.world)
+    payload = await command(server, "link-member", member, p.option("player", f"guid:{ref.guid}"))
+    reply = await server.wait_for_response(payload, timeout=TIMEOUT)
+    assert reply.ephemeral and "Manage Server" in reply.embeds[0]["description"]

@@ -8,6 +8,7 @@ loader skips them.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Callable, Hashable
@@ -18,13 +19,13 @@ from typing import Any, TypeVar
 
 import disnake
 from disnake.ext import commands
-from disnake.interactions import Interaction
+from disnake.interactions import ApplicationCommandInteraction, Interaction
 
 from etbot import stats
 from etbot.cache import QueryCache
 from etbot.config import Settings
 from etbot.db import Db
-from etbot.render import ChartRenderer
+from etbot.render import ChartRenderer, RenderError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,34 @@ class Resources:
             height=CHART_HEIGHT,
             timeout=self.settings.render_timeout_seconds,
         )
+
+    async def try_render(self, build: Callable[..., Any], *args: Any) -> bytes | None:
+        """Build a figure with ``build(*args)`` off the loop and render it; ``None`` (logged)
+        when rendering is impossible, so the caller can answer with text instead."""
+        fig = await asyncio.to_thread(build, *args)
+        try:
+            return await self.render_png(fig)
+        except RenderError as exc:
+            log.warning("chart not rendered, answering with text: %s", exc)
+            return None
+
+
+async def reply_with_chart(
+    res: Resources,
+    inter: ApplicationCommandInteraction,
+    embed: disnake.Embed,
+    png: bytes | None,
+    filename: str,
+    fallback: str,
+) -> None:
+    """Finish a deferred command: ``embed`` with the chart as its image, or with the
+    ``fallback`` text in place of the chart when there is no image."""
+    if png is None:
+        embed.add_field("Chart unavailable", fallback[:1024] or "–", inline=False)
+        await inter.edit_original_response(embed=embed)
+        return
+    embed.set_image(url=f"attachment://{filename}")
+    await inter.edit_original_response(embed=embed, file=png_file(png, filename))
 
 
 class BaseCog(commands.Cog):

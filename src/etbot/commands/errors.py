@@ -25,6 +25,18 @@ from etbot.commands._base import error_embed
 log = logging.getLogger(__name__)
 
 
+#: Permission names as the Discord client shows them, where they differ from the API name.
+_PERMISSION_NAMES = {
+    "manage_guild": "Manage Server",
+    "administrator": "Administrator",
+    "manage_messages": "Manage Messages",
+}
+
+
+def permission_name(name: str) -> str:
+    return _PERMISSION_NAMES.get(name, name.replace("_", " ").title())
+
+
 def new_reference() -> str:
     """A short id that ties a user's report to one log entry (8 hex characters)."""
     return secrets.token_hex(4)
@@ -42,7 +54,7 @@ def describe(error: BaseException) -> tuple[disnake.Embed, str | None]:
     if isinstance(error, stats.UserError):
         return error_embed(str(error) or "That did not work."), None
     if isinstance(error, commands.MissingPermissions):
-        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        perms = ", ".join(permission_name(p) for p in error.missing_permissions)
         return error_embed(f"You need the **{perms}** permission for that."), None
     if isinstance(error, commands.CheckAnyFailure):
         missing = [e for e in error.errors if isinstance(e, commands.MissingPermissions)]

@@ -1,0 +1,83 @@
+"""/activity: when a player (or the whole server) plays, as a weekday × hour heatmap."""
+
+from __future__ import annotations
+
+import logging
+
+import disnake
+import plotly.graph_objects as go
+from disnake.ext import commands
+from disnake.interactions import ApplicationCommandInteraction
+
+from etbot import charts, stats
+from etbot.commands._base import (
+    COLOUR_INFO,
+    BaseCog,
+    get_resources,
+    optional_player_param,
+    reply_with_chart,
+    resolve_player,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEEKS = 12
+BUSIEST_SHOWN = 3
+
+
+def busiest_slots(counts: list[list[int]], top: int = BUSIEST_SHOWN) -> list[tuple[int, int, int]]:
+    """The ``top`` busiest (weekday, hour, rounds) cells, busiest first; empty cells never."""
+    cells = [(n, wd, hr) for wd, row in enumerate(counts) for hr, n in enumerate(row) if n > 0]
+    cells.sort(key=lambda c: (-c[0], c[1], c[2]))
+    return [(wd, hr, n) for n, wd, hr in cells[:top]]
+
+
+def activity_summary(counts: list[list[int]], timezone: str) -> str:
+    """Total rounds and the busiest slots as text (also the fallback without a chart)."""
+    total = sum(sum(row) for row in counts)
+    if total == 0:
+        return "No rounds in this time range."
+    slots = ", ".join(
+        f"{charts.WEEKDAYS[wd]} {hr:02d}:00 ({n})" for wd, hr, n in busiest_slots(counts)
+    )
+    return f"{total:,} rounds · busiest ({timezone}): {slots}"
+
+
+def heatmap_chart(counts: list[list[int]], title: str, timezone: str) -> go.Figure:
+    return charts.heatmap_figure(counts, title, timezone)
+
+
+class ActivityCog(BaseCog):
+    """Activity heatmaps."""
+
+    @commands.slash_command(name="activity", description="When people play: weekday × hour heatmap")
+    async def activity(
+        self,
+        inter: ApplicationCommandInteraction,
+        player: str | None = optional_player_param("Player (default: the whole server)"),
+        weeks: int = commands.Param(
+            default=DEFAULT_WEEKS, ge=1, le=520, description="How many weeks back (1-520)"
+        ),
+    ) -> None:
+        ref = await resolve_player(self.res, player) if player and player.strip() else None
+        await inter.response.defer()
+        player_id = ref.id if ref else None
+        counts = await self.res.query(
+            ("activity", player_id, weeks), stats.activity, player_id, weeks
+        )
+        timezone = self.res.settings.server_timezone
+        who = ref.name if ref else "Server"
+        title = f"{who} · activity over {weeks} week{'s' if weeks != 1 else ''}"
+        embed = disnake.Embed(
+            title=disnake.utils.escape_markdown(title),
+            description=activity_summary(counts, timezone),
+            colour=COLOUR_INFO,
+        )
+        png = await self.res.try_render(heatmap_chart, counts, title, timezone)
+        await reply_with_chart(
+            self.res, inter, embed, png, "activity.png", "The heatmap could not be drawn."
+        )
+
+
+def setup(bot: commands.InteractionBot) -> None:
+    bot.add_cog(ActivityCog(get_resources(bot)))
