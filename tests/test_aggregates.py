@@ -12,13 +12,23 @@ from conftest import real_files
 from etbot import aggregates
 from etbot.db import migrate
 from etbot.ingest import Importer, ImportReport
-from etbot.models import Player, PlayerDay, PlayerRound, PlayerWeaponDay, WeaponRound
+from etbot.models import (
+    MapResult,
+    Player,
+    PlayerDay,
+    PlayerMapDay,
+    PlayerRound,
+    PlayerWeaponDay,
+    WeaponRound,
+)
 
 DAY_COLUMNS = [f.name for f in PlayerDay._meta.sorted_fields if f.name != "id"]
 WEAPON_COLUMNS = [f.name for f in PlayerWeaponDay._meta.sorted_fields if f.name != "id"]
+MAP_COLUMNS = [f.name for f in PlayerMapDay._meta.sorted_fields if f.name != "id"]
+Snapshot = tuple[list[tuple[Any, ...]], ...]
 
 
-def snapshot() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def snapshot() -> Snapshot:
     days = sorted(
         PlayerDay.select(*[getattr(PlayerDay, c) for c in DAY_COLUMNS]).tuples(),
         key=lambda r: (r[0], r[1]),
@@ -27,10 +37,14 @@ def snapshot() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         PlayerWeaponDay.select(*[getattr(PlayerWeaponDay, c) for c in WEAPON_COLUMNS]).tuples(),
         key=lambda r: (r[0], r[1], r[2]),
     )
-    return days, weapons
+    maps = sorted(
+        PlayerMapDay.select(*[getattr(PlayerMapDay, c) for c in MAP_COLUMNS]).tuples(),
+        key=lambda r: (r[0], r[1], r[2]),
+    )
+    return days, weapons, maps
 
 
-def rebuilt() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def rebuilt() -> Snapshot:
     aggregates.rebuild_all()
     return snapshot()
 
@@ -50,7 +64,7 @@ def test_ingest_keeps_aggregates_equal_to_a_rebuild(db: Database) -> None:
     report = import_batches(reverse=True)
     assert report.repaired_round_ids, "the order must force re-derived round 2s"
     maintained = snapshot()
-    assert maintained[0] and maintained[1]
+    assert all(maintained)
     assert maintained == rebuilt()
 
 
@@ -72,6 +86,11 @@ def test_aggregates_match_rows_without_orphans_and_spectators(db: Database) -> N
     import_batches()
     aggregates.rebuild_all()
     expected: dict[tuple[int, date], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    results = {
+        m.round2_id: m.winner_team
+        for m in MapResult.select().where(MapResult.winner_team.is_null(False))
+    }
+    assert results
     skipped = 0
     for row in PlayerRound.select():
         if row.orphan or row.team == 3:
@@ -89,6 +108,9 @@ def test_aggregates_match_rows_without_orphans_and_spectators(db: Database) -> N
             + (row.repairs or 0)
         )
         e["revives"] += row.revives_given or 0
+        result = results.get(row.round_id)
+        e["maps_won"] += result is not None and row.team == result
+        e["maps_lost"] += result is not None and row.team != result
         e["first_at"] = min(e.get("first_at", datetime.max), row.ended_at)
         e["last_at"] = max(e.get("last_at", datetime.min), row.ended_at)
     assert skipped, "the corpus has orphan and spectator rows"
@@ -97,6 +119,24 @@ def test_aggregates_match_rows_without_orphans_and_spectators(db: Database) -> N
     for key, e in expected.items():
         for name, value in e.items():
             assert getattr(got[key], name) == value, (key, name)
+    assert sum(d.maps_won for d in got.values()) > 0 < sum(d.maps_lost for d in got.values())
+
+
+def test_map_aggregates_match_rows(db: Database) -> None:
+    import_batches()
+    aggregates.rebuild_all()
+    expected: dict[tuple[int, date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in PlayerRound.select():
+        if not row.orphan and row.team != 3:
+            e = expected[(row.player_id, row.ended_at.date(), row.map)]
+            e[0] += 1
+            e[1] += row.damage_given
+            e[2] += row.time_played_s
+    got = {
+        (m.player_id, m.day, m.map): [m.rounds, m.damage_given, m.time_played_s]
+        for m in PlayerMapDay.select()
+    }
+    assert got == dict(expected)
 
 
 def test_weapon_aggregates_match_rows(db: Database) -> None:
@@ -132,9 +172,7 @@ def test_refresh_repairs_stale_rows_and_removes_empty_keys(db: Database) -> None
         day=ghost[1],
         first_at=datetime(1999, 1, 1, 20),
         last_at=datetime(1999, 1, 1, 20),
-        **{
-            c: 1 for c in DAY_COLUMNS if c not in ("player", "day", "rounds", "first_at", "last_at")
-        },
+        **{c: 1 for c in DAY_COLUMNS if c not in ("player", "day", "first_at", "last_at")},
     ).execute()
     assert snapshot() != good
     weapon_keys = {
@@ -149,7 +187,9 @@ def test_refresh_repairs_stale_rows_and_removes_empty_keys(db: Database) -> None
 def test_migration_backfills_existing_rows(db: Database) -> None:
     import_batches(batch=300)
     expected = rebuilt()
-    db.drop_tables([PlayerWeaponDay, PlayerDay])
-    db.execute_sql("DELETE FROM schema_migration WHERE name = '0002_player_day'")
-    assert "0002_player_day" in migrate(db)
+    db.drop_tables([PlayerMapDay, PlayerWeaponDay, PlayerDay])
+    db.execute_sql(
+        "DELETE FROM schema_migration WHERE name IN ('0002_player_day', '0003_player_map_day')"
+    )
+    assert migrate(db) == ["0002_player_day", "0003_player_map_day"]
     assert snapshot() == expected

@@ -7,6 +7,7 @@ the round 1 files only is imported for that (round 1 files hold plain per-round 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -362,6 +363,10 @@ def test_day_aggregates_and_raw_rows_agree(full: object) -> None:
     for pid in a:
         for k in [*keys, "rounds"]:
             assert a[pid][k] == pytest.approx(b[pid][k]), (pid, k)
+    for pid in a:
+        aligned = S.player_summary(pid, ALL)
+        raw_rows = S.player_summary(pid, not_aligned)
+        assert aligned == dataclasses.replace(raw_rows, period=aligned.period)
     now = now_of_db()
     month = S.parse_period("30d", now)
     assert month.start is not None

@@ -3,7 +3,9 @@
 Leaderboards, summaries and comparisons over long periods read :class:`PlayerDay`
 (one row per player and server-local calendar day) instead of every PlayerRound row:
 on a five-year history that is ~20 times fewer rows. :class:`PlayerWeaponDay` does the
-same for WeaponRound (favourite weapon).
+same for WeaponRound (favourite weapon) and :class:`PlayerMapDay` per map (best map).
+PlayerDay also counts the stopwatch maps won and lost (from MapResult, on the day of the
+map's round 2), so a re-paired round 2 refreshes them with its own (player, day) keys.
 
 Both tables hold only rows that aggregates count: orphan rounds and spectator rows
 (team 3) are left out, exactly like the per-round queries in :mod:`etbot.stats`.
@@ -24,9 +26,17 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from peewee import SQL, ColumnBase, PostgresqlDatabase, fn
+from peewee import JOIN, SQL, Case, ColumnBase, PostgresqlDatabase, fn
 
-from etbot.models import PlayerDay, PlayerRound, PlayerWeaponDay, WeaponRound, database_proxy
+from etbot.models import (
+    MapResult,
+    PlayerDay,
+    PlayerMapDay,
+    PlayerRound,
+    PlayerWeaponDay,
+    WeaponRound,
+    database_proxy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +119,48 @@ def _day_select(where: ColumnBase) -> tuple[list[Any], Any]:
     for name in SUMMED:
         columns.append(fn.SUM(getattr(PlayerRound, name)))
         fields.append(getattr(PlayerDay, name))
-    columns += [fn.SUM(objectives_expr()), fn.SUM(revives_expr())]
-    fields += [PlayerDay.objectives, PlayerDay.revives]
-    query = PlayerRound.select(*columns).where(where & counted()).group_by(PlayerRound.player, day)
+    # A map counts for the day of its round 2 (MapResult.ended_at is the round 2 end).
+    won = PlayerRound.team == MapResult.winner_team
+    lost = MapResult.winner_team.is_null(False) & (PlayerRound.team != MapResult.winner_team)
+    columns += [
+        fn.SUM(objectives_expr()),
+        fn.SUM(revives_expr()),
+        fn.SUM(Case(None, [(won, 1)], 0)),
+        fn.SUM(Case(None, [(lost, 1)], 0)),
+    ]
+    fields += [PlayerDay.objectives, PlayerDay.revives, PlayerDay.maps_won, PlayerDay.maps_lost]
+    query = (
+        PlayerRound.select(*columns)
+        .join(MapResult, JOIN.LEFT_OUTER, on=(MapResult.round2 == PlayerRound.round))
+        .where(where & counted())
+        .group_by(PlayerRound.player, day)
+    )
+    return fields, query
+
+
+def _map_select(where: ColumnBase) -> tuple[list[Any], Any]:
+    day = day_of(PlayerRound.ended_at)
+    columns: list[Any] = [
+        PlayerRound.player,
+        day,
+        PlayerRound.map,
+        fn.COUNT(PlayerRound.id),
+        fn.SUM(PlayerRound.damage_given),
+        fn.SUM(PlayerRound.time_played_s),
+    ]
+    fields: list[Any] = [
+        PlayerMapDay.player,
+        PlayerMapDay.day,
+        PlayerMapDay.map,
+        PlayerMapDay.rounds,
+        PlayerMapDay.damage_given,
+        PlayerMapDay.time_played_s,
+    ]
+    query = (
+        PlayerRound.select(*columns)
+        .where(where & counted())
+        .group_by(PlayerRound.player, day, PlayerRound.map)
+    )
     return fields, query
 
 
@@ -162,6 +211,9 @@ def refresh(keys: Iterable[Key]) -> int:
                 PlayerWeaponDay.delete().where(
                     (PlayerWeaponDay.day == day) & PlayerWeaponDay.player.in_(chunk)
                 ).execute()
+                PlayerMapDay.delete().where(
+                    (PlayerMapDay.day == day) & PlayerMapDay.player.in_(chunk)
+                ).execute()
                 where = (
                     PlayerRound.player.in_(chunk)
                     & (PlayerRound.ended_at >= lo)
@@ -171,6 +223,8 @@ def refresh(keys: Iterable[Key]) -> int:
                 PlayerDay.insert_from(query, fields).execute()
                 fields, query = _weapon_select(where)
                 PlayerWeaponDay.insert_from(query, fields).execute()
+                fields, query = _map_select(where)
+                PlayerMapDay.insert_from(query, fields).execute()
     n = sum(len(p) for p in by_day.values())
     log.debug("refreshed %d player-day aggregates over %d days", n, len(by_day))
     return n
@@ -204,10 +258,13 @@ def rebuild_all() -> None:
     with database_proxy.atomic():
         PlayerDay.delete().execute()
         PlayerWeaponDay.delete().execute()
+        PlayerMapDay.delete().execute()
         fields, query = _day_select(SQL("1 = 1"))
         PlayerDay.insert_from(query, fields).execute()
         fields, query = _weapon_select(SQL("1 = 1"))
         PlayerWeaponDay.insert_from(query, fields).execute()
+        fields, query = _map_select(SQL("1 = 1"))
+        PlayerMapDay.insert_from(query, fields).execute()
     log.info("rebuilt player-day aggregates")
 
 

@@ -270,6 +270,10 @@ class PlayerDay(BaseModel):
     objectives = IntegerField()
     revives = IntegerField()  # revives given (0 where the layout lacks it)
     time_played_s = IntegerField()
+    #: Stopwatch maps decided on this day (by their round 2) with the player in round 2
+    #: on the winning / losing side (draws count as neither).
+    maps_won = IntegerField(default=0)
+    maps_lost = IntegerField(default=0)
 
     class Meta:
         indexes = (
@@ -294,4 +298,18 @@ class PlayerWeaponDay(BaseModel):
         indexes = ((("player", "day", "weapon"), True),)
 
 
-ALL_MODELS += [PlayerDay, PlayerWeaponDay]
+class PlayerMapDay(BaseModel):
+    """Per-map sums of one player's counted rounds on one day (best map by DPM)."""
+
+    player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
+    day = DateField()
+    map = CharField(max_length=128)
+    rounds = IntegerField()
+    damage_given = IntegerField()
+    time_played_s = IntegerField()
+
+    class Meta:
+        indexes = ((("player", "day", "map"), True),)
+
+
+ALL_MODELS += [PlayerDay, PlayerWeaponDay, PlayerMapDay]

@@ -42,6 +42,7 @@ from etbot.models import (
     MapResult,
     Player,
     PlayerDay,
+    PlayerMapDay,
     PlayerRound,
     PlayerWeaponDay,
     Round,
@@ -227,6 +228,10 @@ _COUNTERS = (
 )
 
 
+#: Counters of PlayerMapDay (enough for DPM and the round count).
+_MAP_COUNTERS = ("rounds", "damage_given", "time_played_s")
+
+
 def _sums(model: type[Model]) -> dict[str, ColumnBase]:
     """SQL sums of every counter over the grouped rows of PlayerRound or PlayerDay."""
     sums: dict[str, ColumnBase] = {name: fn.SUM(getattr(model, name)) for name in _COUNTERS}
@@ -258,8 +263,8 @@ def stat_sql(key: str, sums: dict[str, ColumnBase]) -> ColumnBase:
     Besides the keys of :data:`STATS` it knows the per-10-minute rates used by
     :func:`compare` (``objectives_10m``, ``revives_10m``, ``assists_10m``).
     """
-    deaths = sums["deaths"]
     if key == "kd":
+        deaths = sums["deaths"]
         return _real(sums["kills"]) / Case(None, [(deaths > 1, deaths)], 1)
     if key == "dpm":
         return _ratio(sums["damage_given"], sums["time_played_s"], 60.0)
@@ -309,7 +314,9 @@ def _round_period(period: Period) -> ColumnBase:
     return cond
 
 
-def _day_period(model: type[PlayerDay] | type[PlayerWeaponDay], period: Period) -> ColumnBase:
+def _day_period(
+    model: type[PlayerDay] | type[PlayerWeaponDay] | type[PlayerMapDay], period: Period
+) -> ColumnBase:
     cond: ColumnBase = SQL("1 = 1")
     if period.start is not None:
         cond &= model.day >= period.start.date()
@@ -666,14 +673,23 @@ def _favourite_weapon(player_id: int, period: Period) -> tuple[str | None, int]:
 
 
 def _best_map(player_id: int, period: Period) -> tuple[str | None, float | None]:
-    sums = _sums(PlayerRound)
-    dpm = fn.COALESCE(stat_sql("dpm", sums), 0)  # NULL sorts first in PostgreSQL
+    """The map with the highest DPM among those with >= 3 rounds of the player."""
+    model: type[PlayerMapDay] | type[PlayerRound]
+    if period.day_aligned:
+        model = PlayerMapDay
+        where = (PlayerMapDay.player == player_id) & _day_period(PlayerMapDay, period)
+        sums = {name: fn.SUM(getattr(PlayerMapDay, name)) for name in _MAP_COUNTERS}
+    else:
+        model = PlayerRound
+        where = (PlayerRound.player == player_id) & _round_period(period)
+        sums = _sums(PlayerRound)
+    dpm = fn.COALESCE(stat_sql("dpm", sums), 0)  # NULL would sort first in PostgreSQL
     row = (
-        PlayerRound.select(PlayerRound.map, dpm)
-        .where((PlayerRound.player == player_id) & _round_period(period))
-        .group_by(PlayerRound.map)
+        model.select(model.map, dpm)
+        .where(where)
+        .group_by(model.map)
         .having(sums["rounds"] >= BEST_MAP_MIN_ROUNDS)
-        .order_by(dpm.desc(), PlayerRound.map)
+        .order_by(dpm.desc(), model.map)
         .limit(1)
         .tuples()
         .first()
@@ -685,25 +701,29 @@ def _best_map(player_id: int, period: Period) -> tuple[str | None, float | None]
 
 def _map_results(player_id: int, period: Period) -> tuple[int, int]:
     """(maps won, maps lost): the player's round 2 team against the map's winner."""
+    if period.day_aligned:
+        row = (
+            PlayerDay.select(fn.SUM(PlayerDay.maps_won), fn.SUM(PlayerDay.maps_lost))
+            .where((PlayerDay.player == player_id) & _day_period(PlayerDay, period))
+            .tuples()
+            .first()
+        )
+        return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
     won = PlayerRound.team == MapResult.winner_team
     query = (
-        MapResult.select(
-            fn.COALESCE(fn.SUM(Case(None, [(won, 1)], 0)), 0),
-            fn.COALESCE(fn.SUM(Case(None, [(won, 0)], 1)), 0),
+        PlayerRound.select(
+            fn.SUM(Case(None, [(won, 1)], 0)),
+            fn.SUM(Case(None, [(won, 0)], 1)),
         )
-        .join(PlayerRound, on=(PlayerRound.round == MapResult.round2))
+        .join(MapResult, on=(MapResult.round2 == PlayerRound.round))
         .where(
             (PlayerRound.player == player_id)
-            & PlayerRound.team.in_([1, 2])
+            & _round_period(period)
             & MapResult.winner_team.is_null(False)
         )
     )
-    if period.start is not None:
-        query = query.where(MapResult.ended_at >= period.start)
-    if period.end is not None:
-        query = query.where(MapResult.ended_at < period.end)
     row = query.tuples().first()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
 
 
 _SUMMARY_STATS = (

@@ -1,0 +1,170 @@
+"""Latency of the data queries behind the bot's commands (uncached), p50 / p95.
+
+Usage::
+
+    # an existing database (SQLite file or PostgreSQL)
+    python bench/commands.py --database-url sqlite:////tmp/etbench/full.db
+
+    # or build one: synthetic history (etbot.synth) imported through the real ingest
+    python bench/commands.py --generate /tmp/etbench/hist --players 3000 --years 5 \
+        --database-url sqlite:////tmp/etbench/full.db
+
+Without ``--database-url`` the database is ``DATABASE_URL`` from the environment, or a
+SQLite file next to the generated history. Full size (3,000 players, 5 years, ~0.9 M
+player-rounds) takes ~1.5 min to generate and ~9 min to import on SQLite here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from etbot import aggregates
+from etbot import stats as S
+from etbot.db import open_database
+from etbot.models import Alias, PlayerDay, PlayerRound
+
+
+def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
+    """(p50, p95, max) in milliseconds of ``repeat`` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return statistics.median(times), p95, times[-1]
+
+
+def cycle(items: list[Any]) -> Callable[[], Any]:
+    """A zero-argument getter walking through ``items`` (different input per call)."""
+    state = {"i": 0}
+
+    def nxt() -> Any:
+        state["i"] += 1
+        return items[state["i"] % len(items)]
+
+    return nxt
+
+
+def build(args: argparse.Namespace, url: str) -> None:
+    from etbot.ingest import Importer
+    from etbot.synth import generate_history
+
+    out = Path(args.generate)
+    if not any(out.glob("**/*.txt")):
+        t0 = time.perf_counter()
+        summary = generate_history(
+            out, players=args.players, years=args.years, seed=args.seed, servers=args.servers
+        )
+        print(
+            f"generated {summary.files} files, {summary.player_rounds} player-rounds "
+            f"in {time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+        )
+    open_database(url)
+    t0 = time.perf_counter()
+    report = Importer().import_paths([out])
+    print(f"imported: {report.summary()} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Latency of the stats queries (uncached).")
+    ap.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    ap.add_argument("--generate", type=Path, help="generate + import a synthetic history here")
+    ap.add_argument("--players", type=int, default=3000)
+    ap.add_argument("--years", type=float, default=5.0)
+    ap.add_argument("--servers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=40, help="timed calls per query")
+    ap.add_argument("--tz", default="Europe/Berlin")
+    args = ap.parse_args(argv)
+
+    url = args.database_url
+    if args.generate is not None:
+        url = url or f"sqlite:///{Path(args.generate).resolve()}.db"
+        build(args, url)
+    if not url:
+        ap.error("give --database-url (or DATABASE_URL) or --generate")
+    db = open_database(url)
+    if not PlayerDay.select().exists() and PlayerRound.select().exists():
+        t0 = time.perf_counter()
+        aggregates.rebuild_all()
+        print(f"rebuilt aggregates in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+    rng = random.Random(args.seed)
+    now = S.latest_round_time() or datetime.now()
+    everything = S.parse_period("all", now)
+    month = S.parse_period("30d", now)
+    by_rounds = S.leaderboard("rounds", everything, min_rounds=1, limit=100)
+    heavy = [r.player_id for r in by_rounds.rows[:20]]  # worst case: most rows
+    board = S.player_values(["rounds"], everything)
+    typical = rng.sample(sorted(board), min(20, len(board)))
+    players = heavy + typical
+    active = S.player_values(["rounds"], month)
+    recent = [p for p in players if p in active] or sorted(active)[:20] or players
+    last_year = S.player_values(["rounds"], S.parse_period("365d", now))
+    yearly = [p for p in players if p in last_year] or players
+    names = [a for (a,) in Alias.select(Alias.name_lower).tuples()]
+    prefixes = [n[: rng.randint(1, 3)] for n in rng.sample(names, min(200, len(names)))]
+    middles = [n[1:4] for n in rng.sample(names, min(200, len(names))) if len(n) > 4]
+
+    print(
+        f"database: {url}\n"
+        f"{PlayerRound.select().count():,} player-rounds, {len(board):,} players, "
+        f"{len(names):,} aliases, {PlayerDay.select().count():,} player-days; now = {now}\n"
+    )
+    player = cycle(players)
+    yearly_player = cycle(yearly)
+    recent_player = cycle(recent)
+    trio = cycle([rng.sample(players, 3) for _ in range(50)])
+    prefix = cycle(prefixes)
+    middle = cycle(middles)
+    cases: list[tuple[str, Callable[[], Any]]] = [
+        ("summary all-time", lambda: S.player_summary(player(), everything)),
+        ("summary 30d", lambda: S.player_summary(recent_player(), month)),
+    ]
+    for key in S.STATS:
+        cases.append((f"leaderboard {key} all", functools.partial(S.leaderboard, key, everything)))
+    cases += [
+        ("leaderboard dpm 30d", lambda: S.leaderboard("dpm", month)),
+        ("leaderboard kd 30d page 3", lambda: S.leaderboard("kd", month, offset=20)),
+        ("trend kd 365d", lambda: S.trend(yearly_player(), "kd", 365, now=now)),
+        ("trend dpm 90d", lambda: S.trend(recent_player(), "dpm", 90, now=now)),
+        ("compare 3 all-time", lambda: S.compare(trio(), everything)),
+        ("compare 3 30d", lambda: S.compare(rng.sample(recent, min(3, len(recent))), month)),
+        ("activity player 52w", lambda: S.activity(player(), 52, now=now)),
+        ("activity server 12w", lambda: S.activity(None, 12, now=now)),
+        ("activity server 260w", lambda: S.activity(None, 260, now=now)),
+        ("recent sessions 5", lambda: S.recent_sessions(5)),
+        ("weekly pattern", lambda: S.weekly_pattern(args.tz, now)),
+        ("autocomplete prefix", lambda: S.autocomplete_players(prefix())),
+        ("autocomplete substring", lambda: S.autocomplete_players(middle())),
+        ("autocomplete empty", lambda: S.autocomplete_players("")),
+        ("resolve guid", lambda: S.resolve_player(f"guid:{S.get_player(player()).guid}")),
+    ]
+    print(f"{'query':32s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
+    for name, fn in cases:
+        try:
+            p50, p95, worst = measure(fn, args.repeat)
+        except S.UserError as exc:
+            print(f"{name:32s} skipped: {exc}")
+            continue
+        print(f"{name:32s} {p50:8.1f} {p95:8.1f} {worst:8.1f}", flush=True)
+    db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
