@@ -18,6 +18,7 @@ import sys
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
+import aiohttp
 import disnake
 from disnake.ext import commands
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 #: Exit codes of :func:`run_bot`.
 EXIT_OK = 0
+EXIT_UNREACHABLE = 1
 EXIT_CONFIG = 2
 EXIT_LOGIN_FAILED = 3
 
@@ -190,6 +192,7 @@ def _import_paths(paths: list[str | os.PathLike[str]]) -> ImportReport:
 def run_bot(settings: Settings) -> int:
     """Run the bot until it is stopped; returns the process exit code.
 
+    * 1: Discord could not be reached (network, proxy, outage);
     * 2: configuration problem (no ``DISCORD_TOKEN``, bad ``DATABASE_URL``);
     * 3: Discord rejected the token;
     * 0: clean shutdown (Ctrl-C / SIGTERM).
@@ -235,6 +238,12 @@ async def _run(settings: Settings, db: Db) -> int:
             file=sys.stderr,
         )
         return EXIT_LOGIN_FAILED
+    except (OSError, aiohttp.ClientError, disnake.HTTPException, disnake.GatewayNotFound) as exc:
+        print(
+            f"error: cannot talk to Discord at {settings.discord_api_base}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
     finally:
         await bot.close()
     return EXIT_OK

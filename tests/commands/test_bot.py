@@ -14,7 +14,14 @@ from commands.conftest import FakeRenderer, make_settings
 from conftest import real_files
 from discordkit import GUILD_ID, OWNER_ID, FakeDiscord
 from etbot import stats
-from etbot.bot import EXIT_CONFIG, EXIT_LOGIN_FAILED, EtBot, cog_modules, run_bot
+from etbot.bot import (
+    EXIT_CONFIG,
+    EXIT_LOGIN_FAILED,
+    EXIT_UNREACHABLE,
+    EtBot,
+    cog_modules,
+    run_bot,
+)
 from etbot.db import Db, open_database
 
 
@@ -118,3 +125,11 @@ async def test_stats_dir_imported_at_start(tmp_path: Path, renderer: FakeRendere
         await bot.close()
     assert calls == [[folder]]
     assert stats.autocomplete_players("")
+
+
+def test_run_bot_unreachable_discord(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'bot.db'}", discord_api_base="http://127.0.0.1:9/api/v10"
+    )
+    assert run_bot(settings) == EXIT_UNREACHABLE
+    assert "cannot talk to Discord at http://127.0.0.1:9/api/v10" in capsys.readouterr().err

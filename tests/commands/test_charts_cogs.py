@@ -182,3 +182,12 @@ async def test_sessions_without_data_is_friendly(
     assert followup.embeds[0]["description"] == "No gaming sessions recorded yet."
     # the empty public "thinking…" message was removed first
     assert any(r.method == "DELETE" for r in rec.for_interaction(payload))
+
+
+async def test_chart_commands_have_a_cooldown(rec: DiscordRecorder) -> None:
+    for _ in range(3):
+        await rec.invoke_slash(p.slash_command("activity", [p.option("weeks", 4)]))
+    payload = p.slash_command("activity", [p.option("weeks", 4)])
+    await rec.invoke_slash(payload, raise_errors=False)
+    reply = await rec.wait_for_response(payload)
+    assert reply.ephemeral and reply.embeds[0]["description"].startswith("Slow down")

@@ -119,6 +119,10 @@ async def reply_with_chart(
     await inter.edit_original_response(embed=embed, file=png_file(png, filename))
 
 
+#: Charts are the expensive commands: a few per member and minute is plenty.
+chart_cooldown = commands.cooldown(3, 30.0, commands.BucketType.user)
+
+
 class BaseCog(commands.Cog):
     """A cog with the bot's :class:`Resources` injected."""
 
@@ -137,7 +141,8 @@ def get_resources(bot: commands.InteractionBot) -> Resources:
 # --------------------------------------------------------------------------- player option
 
 
-def _clip(text: str, limit: int = MAX_CHOICE_LENGTH) -> str:
+def clip(text: str, limit: int = MAX_CHOICE_LENGTH) -> str:
+    """``text`` cut to ``limit`` characters (with an ellipsis when cut)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -153,7 +158,7 @@ async def autocomplete_player(cog: BaseCog, inter: Interaction, value: str) -> A
     except Exception:
         log.exception("player autocomplete failed for %r", text)
         return []
-    return [disnake.OptionChoice(_clip(c.label), _clip(c.value)) for c in found[:MAX_CHOICES]]
+    return [disnake.OptionChoice(clip(c.label), clip(c.value)) for c in found[:MAX_CHOICES]]
 
 
 def _choices(text: str) -> list[stats.PlayerChoice]:

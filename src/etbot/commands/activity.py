@@ -13,6 +13,7 @@ from etbot import charts, stats
 from etbot.commands._base import (
     COLOUR_INFO,
     BaseCog,
+    chart_cooldown,
     get_resources,
     optional_player_param,
     reply_with_chart,
@@ -51,6 +52,7 @@ class ActivityCog(BaseCog):
     """Activity heatmaps."""
 
     @commands.slash_command(name="activity", description="When people play: weekday × hour heatmap")
+    @chart_cooldown
     async def activity(
         self,
         inter: ApplicationCommandInteraction,

@@ -13,6 +13,8 @@ from etbot import charts, stats
 from etbot.commands._base import (
     COLOUR_INFO,
     BaseCog,
+    chart_cooldown,
+    clip,
     get_resources,
     period_param,
     player_param,
@@ -35,7 +37,7 @@ def fmt_raw(unit: str, value: float) -> str:
 def compare_embed(data: stats.CompareData) -> disnake.Embed:
     """One inline field per player with the raw numbers (and percentiles) behind the radar."""
     embed = disnake.Embed(
-        title="Comparison · " + " vs ".join(p.player.name for p in data.players),
+        title=clip("Comparison · " + " vs ".join(p.player.name for p in data.players), 256),
         description=(
             f"{data.period} · radar axes are percentiles among the {data.community_size} "
             f"players with at least {stats.COMMUNITY_MIN_ROUNDS} rounds"
@@ -59,6 +61,7 @@ class CompareCog(BaseCog):
     """Side-by-side comparison of players."""
 
     @commands.slash_command(name="compare", description="Compare 2-4 players on a radar chart")
+    @chart_cooldown
     async def compare(
         self,
         inter: ApplicationCommandInteraction,

@@ -44,7 +44,6 @@ class LinkCog(BaseCog):
     @commands.slash_command(
         name="link", description="Link your Discord account to your game profile (GUID)"
     )
-    @commands.guild_only()
     async def link(
         self,
         inter: ApplicationCommandInteraction,

@@ -84,7 +84,8 @@ def leaderboard_embed(
     )
     lines = []
     for row in page.rows:
-        name = row.name if len(row.name) <= 20 else row.name[:19] + "…"
+        name = row.name.replace("`", "'")  # a backtick would end the code block
+        name = name if len(name) <= 20 else name[:19] + "…"
         lines.append(f"{row.rank:>3}. {name:<20} {fmt_stat(stat, row.value):>10}  {row.rounds:>5}")
     header = f"{'#':>3}  {'Player':<20} {definition.label[:10]:>10}  {'Rnds':>5}"
     body = "\n".join(lines) if lines else "(nobody qualifies yet)"

@@ -13,6 +13,7 @@ from etbot import charts, stats
 from etbot.commands._base import (
     COLOUR_INFO,
     BaseCog,
+    chart_cooldown,
     fmt_stat,
     get_resources,
     player_param,
@@ -72,6 +73,7 @@ class TrendCog(BaseCog):
     """Is a player getting better?"""
 
     @commands.slash_command(name="trend", description="A player's stat per session, with trend")
+    @chart_cooldown
     async def trend(
         self,
         inter: ApplicationCommandInteraction,
