@@ -102,7 +102,6 @@ class Resources:
 
 
 async def reply_with_chart(
-    res: Resources,
     inter: ApplicationCommandInteraction,
     embed: disnake.Embed,
     png: bytes | None,
@@ -119,7 +118,7 @@ async def reply_with_chart(
     await inter.edit_original_response(embed=embed, file=png_file(png, filename))
 
 
-#: Charts are the expensive commands: a few per member and minute is plenty.
+#: Charts are the expensive commands: three per member and command every 30 s.
 chart_cooldown = commands.cooldown(3, 30.0, commands.BucketType.user)
 
 
@@ -233,18 +232,6 @@ def fmt_stat(key: str, value: float | None) -> str:
     if definition is None:
         return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
     return definition.fmt(value)
-
-
-def fmt_duration(seconds: float | int | None) -> str:
-    """``3h 25m`` style duration."""
-    if not seconds:
-        return "0m"
-    minutes = int(seconds) // 60
-    hours, minutes = divmod(minutes, 60)
-    if hours >= 24:
-        days, hours = divmod(hours, 24)
-        return f"{days}d {hours}h"
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
 def png_file(data: bytes, name: str) -> disnake.File:

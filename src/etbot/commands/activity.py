@@ -76,9 +76,7 @@ class ActivityCog(BaseCog):
             colour=COLOUR_INFO,
         )
         png = await self.res.try_render(heatmap_chart, counts, title, timezone)
-        await reply_with_chart(
-            self.res, inter, embed, png, "activity.png", "The heatmap could not be drawn."
-        )
+        await reply_with_chart(inter, embed, png, "activity.png", "The heatmap could not be drawn.")
 
 
 def setup(bot: commands.InteractionBot) -> None:

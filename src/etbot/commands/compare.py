@@ -81,7 +81,6 @@ class CompareCog(BaseCog):
         data = await self.res.query(("compare", tuple(ids), period), stats.compare, ids, window)
         png = await self.res.try_render(radar_chart, data)
         await reply_with_chart(
-            self.res,
             inter,
             compare_embed(data),
             png,

@@ -92,7 +92,7 @@ class TrendCog(BaseCog):
             colour=COLOUR_INFO,
         )
         png = await self.res.try_render(trend_chart, data)
-        await reply_with_chart(self.res, inter, embed, png, "trend.png", fallback_text(data))
+        await reply_with_chart(inter, embed, png, "trend.png", fallback_text(data))
 
 
 def setup(bot: commands.InteractionBot) -> None:
