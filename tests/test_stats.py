@@ -644,7 +644,7 @@ def _weekly_history(tmp_path: Path, sessions: list[datetime]) -> Path:
 
 def test_weekly_pattern_predicts_the_next_session(db: Database, tmp_path: Path) -> None:
     # Twelve weeks: Tuesdays around 20:30 and Thursdays around 21:00 (one Thursday
-    # missed), plus a one-off Saturday afternoon.
+    # missed), Wednesdays in 7 weeks, plus a one-off Saturday afternoon.
     monday = datetime(2025, 1, 6)
     starts = []
     for week in range(12):
@@ -652,6 +652,8 @@ def test_weekly_pattern_predicts_the_next_session(db: Database, tmp_path: Path) 
         starts.append(base + timedelta(days=1, hours=20, minutes=25 + week % 3 * 5))
         if week != 5:
             starts.append(base + timedelta(days=3, hours=21, minutes=week % 2 * 10))
+        if week % 2 == 0 or week == 11:  # Wednesdays in 7 of 12 weeks: under 2/3
+            starts.append(base + timedelta(days=2, hours=19))
     starts.append(monday + timedelta(weeks=4, days=5, hours=15))
     folder = _weekly_history(tmp_path, starts)
     report = Importer().import_paths([folder])

@@ -1086,7 +1086,7 @@ class WeeklyPattern:
 
 PATTERN_WEEKS = 12
 #: A weekday is "usual" when a session started on it in at least this share of weeks.
-PATTERN_MIN_WEEK_SHARE = 0.5
+PATTERN_MIN_WEEK_SHARE = 2 / 3
 PATTERN_MIN_SESSIONS = 3
 
 
@@ -1109,7 +1109,7 @@ def weekly_pattern(tz: str, now: datetime, weeks: int = PATTERN_WEEKS) -> Weekly
     """When do sessions usually start, and when is the next one expected?
 
     Looks at the sessions of the last ``weeks`` weeks (all servers). A weekday is usual
-    when sessions started on it in at least half of the observed weeks (and at least
+    when sessions started on it in at least two thirds of the observed weeks (and at least
     three times); its usual time is the median start time of those sessions, rounded
     down to a quarter hour. ``now`` is server-local (naive) or aware (converted to ``tz``).
     """
