@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         aggregates.rebuild_all()
         print(f"rebuilt aggregates in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
+    if aggregates.is_postgres():
+        db.execute_sql("ANALYZE")  # as autovacuum would after a bulk import
     rng = random.Random(args.seed)
     now = S.latest_round_time() or datetime.now()
     everything = S.parse_period("all", now)

@@ -16,6 +16,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from peewee import Database, fn
 
 from conftest import _backends, import_files, make_database, real_files
@@ -446,7 +448,7 @@ def test_resolve_player_by_guid_and_name(full: object) -> None:
         S.resolve_player("nobody-has-this-name")
     with pytest.raises(S.UnknownPlayer):
         S.resolve_player("guid:DEADBEEF")
-    for bad in ("", "   ", "x" * 101, "a\x00b", "guid:not-hex!"):
+    for bad in ("", "   ", "x" * 101, "a\x00b", "a\ud800b", "guid:not-hex!"):
         with pytest.raises(S.BadOption):
             S.resolve_player(bad)
 
@@ -690,3 +692,20 @@ def test_weekly_pattern_none_without_a_regular_day(db: Database, tmp_path: Path)
     assert pattern.sessions == len(starts)
     with pytest.raises(S.BadOption):
         S.weekly_pattern("Mars/Olympus", monday)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(st.characters(exclude_categories=[]), max_size=120))
+def test_any_typed_text_is_handled(full: object, text: str) -> None:
+    """Autocomplete never fails on user input; resolving gives a player or a UserError."""
+    choices = S.autocomplete_players(text)
+    assert len(choices) <= 25
+    assert all(len(c.label) <= 100 and len(c.value) <= 100 for c in choices)
+    try:
+        ref = S.resolve_player(text)
+    except S.UserError as exc:
+        assert str(exc)
+    else:
+        assert Player.get_by_id(ref.id).guid == ref.guid

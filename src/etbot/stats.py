@@ -379,6 +379,8 @@ class PlayerChoice:
 
 
 _HEX = re.compile(r"[0-9A-Fa-f]{8,32}")
+#: Unicode categories that cannot be part of a player name: controls, lone surrogates.
+_BAD = ("Cc", "Cs")
 
 
 def _ref(player: Player) -> PlayerRef:
@@ -433,7 +435,9 @@ def autocomplete_players(text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Pla
     most active players. Values are ``guid:XXXXXXXX`` (they resolve unambiguously).
     """
     limit = max(0, min(limit, AUTOCOMPLETE_LIMIT))
-    needle = clean_name(text or "").strip().lower()[:DISCORD_CHOICE_MAX]
+    # Control characters and lone surrogates are never in a name (PostgreSQL rejects NUL).
+    printable = "".join(ch for ch in (text or "") if unicodedata.category(ch) not in _BAD)
+    needle = clean_name(printable).strip().lower()[:DISCORD_CHOICE_MAX]
     if limit == 0:
         return []
     columns = (Alias.player, Alias.name, Alias.name_lower, Player.name, Player.guid)
@@ -476,7 +480,7 @@ def resolve_player(value: str) -> PlayerRef:
     text = (value or "").strip()
     if not text:
         raise BadOption("Type a player name and pick one from the list.")
-    if len(text) > DISCORD_CHOICE_MAX or any(unicodedata.category(c) == "Cc" for c in text):
+    if len(text) > DISCORD_CHOICE_MAX or any(unicodedata.category(c) in _BAD for c in text):
         raise BadOption("That is not a valid player name; pick one from the list.")
     if text[:5].lower() == "guid:":
         guid = text[5:].strip()
