@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from peewee import Database, fn
 
 from conftest import _backends, import_files, make_database, real_files
-from etbot import aggregates
 from etbot import stats as S
 from etbot.ingest import Importer
 from etbot.models import Alias, MapResult, Player, PlayerRound, Round, database_proxy
@@ -120,7 +119,6 @@ def round1_db(
     files = [p for p in real_files() if p.name.endswith("round-1.txt")]
     database = make_database(request.param, tmp_path_factory.mktemp("round1"))
     import_files(files)
-    aggregates.rebuild_all()
     yield database
     database.close()
 
@@ -133,8 +131,7 @@ def r1(round1_db: Database) -> Database:
 
 @pytest.fixture
 def full(corpus: object) -> object:
-    """The whole corpus; aggregates rebuilt (idempotent) until the ingest maintains them."""
-    aggregates.rebuild_all()
+    """The whole corpus, aggregates as the ingest maintained them (no rebuild here)."""
     return corpus
 
 
