@@ -39,7 +39,6 @@ from etbot import aggregates
 from etbot.models import (
     GamingSession,
     MapResult,
-    Player,
     PlayerRound,
     Round,
     Server,
@@ -350,6 +349,11 @@ class _Sql:
             f'FROM "round" WHERE server_id = {p} AND map = {p} AND ended_at >= {p} '
             f"AND ended_at <= {p} ORDER BY ended_at"
         )
+        self.set_round1 = f'UPDATE "round" SET round1_id = {p}, orphan = {p} WHERE id = {p}'
+        self.insert_map_result = (
+            'INSERT INTO "map_result" (round1_id, round2_id, map, ended_at, outcome, '
+            f"winner_team, round1_time_s, round2_time_s) VALUES ({', '.join([p] * 8)})"
+        )
         self.sessions = (
             'SELECT id, started_at, ended_at, round_count FROM "gaming_session" '
             f"WHERE server_id = {p} AND started_at <= {p} AND ended_at >= {p} ORDER BY started_at"
@@ -559,9 +563,9 @@ class Importer:
         guids = [p.guid for p in players if not p.is_bot]
         missing = [g for g in guids if g not in self._players]
         if missing:
-            for pid, guid in (
-                Player.select(Player.id, Player.guid).where(Player.guid.in_(missing)).tuples()
-            ):
+            marks = ", ".join([self._sql.p] * len(missing))
+            rows = _execute(f'SELECT id, guid FROM "player" WHERE guid IN ({marks})', missing)
+            for pid, guid in rows.fetchall():
                 self._players[guid] = pid
         return {g: self._players[g] for g in guids}
 
@@ -659,17 +663,19 @@ class Importer:
         ]
         if not changed:
             return {}
-        ids = [r[0] for r in changed]
-        # Clear first so the unique round1 column never sees a transient duplicate.
-        Round.update(round1=None).where(Round.id.in_(ids)).execute()
-        MapResult.delete().where(MapResult.round2.in_(ids)).execute()
+        stored = [r[0] for r in changed if r[0] not in parsed_by_id]
+        if stored:
+            # Clear first so the unique round1 column never sees a transient duplicate.
+            Round.update(round1=None).where(Round.id.in_(stored)).execute()
+            MapResult.delete().where(MapResult.round2.in_(stored)).execute()
+        sql = self._sql
         by_id = {r[0]: r for r in cluster}
         written: dict[int, int | None] = {}
         for r2 in changed:
             r2_id = r2[0]
             r1_id = pairs.get(r2_id)
             written[r2_id] = r1_id
-            Round.update(round1=r1_id, orphan=r1_id is None).where(Round.id == r2_id).execute()
+            _execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
             parsed = parsed_by_id.get(r2_id)
             if parsed is None:
                 parsed = _reparse(r2_id)
@@ -679,16 +685,10 @@ class Importer:
             if r1_id is not None:
                 r1 = by_id[r1_id]
                 outcome, winner = map_outcome_from(r1[5], r1[6], parsed.winner, parsed.defender)
-                MapResult.insert(
-                    round1=r1_id,
-                    round2=r2_id,
-                    map=mapname,
-                    ended_at=r2[1],
-                    outcome=outcome,
-                    winner_team=winner,
-                    round1_time_s=r1[7],
-                    round2_time_s=parsed.round_time_s,
-                ).execute()
+                _execute(
+                    sql.insert_map_result,
+                    (r1_id, r2_id, mapname, r2[1], outcome, winner, r1[7], parsed.round_time_s),
+                )
         return written
 
     def _cluster(self, server_id: int, mapname: str, around: datetime) -> list[tuple[Any, ...]]:
