@@ -706,3 +706,13 @@ def test_any_typed_text_is_handled(full: object, text: str) -> None:
         assert str(exc)
     else:
         assert Player.get_by_id(ref.id).guid == ref.guid
+
+
+def test_autocomplete_empty_text_offers_recent_regulars(
+    full: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(S, "RECENT_PLAYERS", 5)
+    recent = list(Player.select().order_by(Player.last_seen.desc(), Player.id.desc()).limit(5))
+    choices = S.autocomplete_players("")
+    assert {c.value for c in choices} <= {f"guid:{p.guid}" for p in recent}
+    assert 1 <= len(choices) <= 5

@@ -60,6 +60,8 @@ COMMUNITY_MIN_ROUNDS = 10
 #: A map needs this many rounds of the player to be their best map.
 BEST_MAP_MIN_ROUNDS = 3
 AUTOCOMPLETE_LIMIT = 25
+#: Empty autocomplete text offers the most active of this many most recently seen players.
+RECENT_PLAYERS = 200
 DISCORD_CHOICE_MAX = 100
 
 # --------------------------------------------------------------------------- errors
@@ -432,7 +434,8 @@ def autocomplete_players(text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Pla
 
     Every alias counts: case-insensitive prefix matches first, then substring matches,
     each most-used alias first; one entry per player and alias. Empty text gives the
-    most active players. Values are ``guid:XXXXXXXX`` (they resolve unambiguously).
+    most active of the recently seen players (one entry each). Values are
+    ``guid:XXXXXXXX`` (they resolve unambiguously).
     """
     limit = max(0, min(limit, AUTOCOMPLETE_LIMIT))
     # Control characters and lone surrogates are never in a name (PostgreSQL rejects NUL).
@@ -444,7 +447,14 @@ def autocomplete_players(text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Pla
     base = Alias.select(*columns).join(Player)
     order = (Alias.rounds.desc(), Alias.name_lower, Alias.player)
     if not needle:
-        rows = list(base.order_by(*order).limit(limit * 8).tuples())
+        # Most active among the recently seen players: both steps use an index
+        # (player.last_seen, alias (player, name)) instead of sorting every alias.
+        recent = (
+            Player.select(Player.id)
+            .order_by(Player.last_seen.desc(), Player.id.desc())
+            .limit(RECENT_PLAYERS)
+        )
+        rows = list(base.where(Alias.player.in_(recent)).order_by(*order).limit(limit * 8).tuples())
         seen_players: set[int] = set()
         picked = []
         for row in rows:
