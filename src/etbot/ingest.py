@@ -215,7 +215,15 @@ def round2_only(
     zero = (0, 0, 0, 0, 0)
     for weapon, vals in r2_weapons.items():
         before = r1_weapons.get(weapon, zero)
-        weapons[weapon] = tuple(max(a - b, 0) for a, b in zip(vals, before, strict=True))
+        h, s, k, d, hs = vals
+        bh, bs, bk, bd, bhs = before
+        weapons[weapon] = (
+            max(h - bh, 0),
+            max(s - bs, 0),
+            max(k - bk, 0),
+            max(d - bd, 0),
+            max(hs - bhs, 0),
+        )
     out = dict(r2)
     out["hits"] = sum(w[0] for w in weapons.values())
     out["shots"] = sum(w[1] for w in weapons.values())
@@ -489,7 +497,7 @@ class Importer:
         session_id = self._session_for(server_id, parsed.ended_at)
         source_id = _execute(
             sql.insert_source,
-            (digest, parsed.file_name, zlib.compress(data, 6), datetime.now()),
+            (digest, parsed.file_name, zlib.compress(data, 1), datetime.now()),
         ).fetchone()[0]
         humans = [p for p in parsed.players if not p.is_bot]
         round_id = _execute(

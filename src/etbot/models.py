@@ -217,10 +217,7 @@ class WeaponRound(BaseModel):
     headshots = IntegerField()
 
     class Meta:
-        indexes = (
-            (("round", "player", "weapon"), True),
-            (("player", "weapon"), False),
-        )
+        indexes = ((("round", "player", "weapon"), True),)
 
 
 ALL_MODELS: list[type[BaseModel]] = [

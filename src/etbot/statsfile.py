@@ -126,6 +126,11 @@ FLOAT_FIELDS = frozenset(
     }
 )
 
+#: Converter per TAB field (int() and float() both accept surrounding whitespace).
+_CONVERT: dict[str, type[int] | type[float]] = {
+    name: float if name in FLOAT_FIELDS else int for name in TAB_FIELDS
+}
+
 _MULTIKILLS = ("multikill_2", "multikill_3", "multikill_4", "multikill_5", "multikill_6")
 
 #: TAB field names in file order, per layout (= number of TAB fields).
@@ -135,6 +140,8 @@ LAYOUTS: dict[int, tuple[str, ...]] = {
     36: TAB_FIELDS[:36],
     33: TAB_FIELDS[:28] + _MULTIKILLS,
 }
+
+_LAYOUT_CONVERT = {n: tuple(_CONVERT[name] for name in names) for n, names in LAYOUTS.items()}
 
 FILE_NAME_RE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<time>\d{6})-(?P<map>.+)-round-(?P<round>[12])\.txt$"
@@ -183,6 +190,12 @@ class ParsedPlayer:
     #: Every TAB field by name; fields the layout lacks are ``None`` (unknown, never 0).
     tab: dict[str, int | float | None]
     line_no: int
+    # Totals over all weapons (FORMAT.md: a player's kills = sum of weapon kills, …).
+    kills: int = 0
+    deaths: int = 0
+    hits: int = 0
+    shots: int = 0
+    headshots: int = 0
 
     @property
     def team_name(self) -> str:
@@ -192,26 +205,6 @@ class ParsedPlayer:
     def is_bot(self) -> bool:
         """Omni-bots share ``OMNIBOT…`` GUIDs; never treat them as one human."""
         return self.guid.startswith("OMNIBOT")
-
-    @property
-    def kills(self) -> int:
-        return sum(w.kills for w in self.weapons)
-
-    @property
-    def deaths(self) -> int:
-        return sum(w.deaths for w in self.weapons)
-
-    @property
-    def hits(self) -> int:
-        return sum(w.hits for w in self.weapons)
-
-    @property
-    def shots(self) -> int:
-        return sum(w.shots for w in self.weapons)
-
-    @property
-    def headshots(self) -> int:
-        return sum(w.headshots for w in self.weapons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +395,7 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
         bad = next(v for v in ints[1:] if not _is_int(v))
         raise ValueError(f"weapon value is not an integer: {bad[:20]!r}") from None
     weapons: list[WeaponStat] = []
+    hits = shots = kills = deaths = headshots = 0
     pos = 0
     bit = 0
     m = mask
@@ -414,6 +408,11 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
                 )
             h, s, k, d, hs = values[pos : pos + 5]
             weapons.append(WeaponStat(bit, h, s, k, d, hs))
+            hits += h
+            shots += s
+            kills += k
+            deaths += d
+            headshots += hs
             pos += 5
         m >>= 1
         bit += 1
@@ -432,18 +431,20 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
             f"player line has {layout} TAB fields; known layouts have 38, 37, 36 or 33"
         )
     tab: dict[str, int | float | None] = dict.fromkeys(TAB_FIELDS)
-    for name, raw in zip(names, tabs, strict=True):
-        raw = raw.strip()
-        if name in FLOAT_FIELDS:
+    try:
+        converted = [conv(v) for conv, v in zip(_LAYOUT_CONVERT[layout], tabs, strict=True)]
+        tab.update(zip(names, converted, strict=True))
+    except ValueError:
+        for name, raw in zip(names, tabs, strict=True):
             try:
-                val = float(raw)
+                _CONVERT[name](raw)
             except ValueError:
-                raise ValueError(f"{name} is not a number: {raw[:20]!r}") from None
-            if not math.isfinite(val):
-                raise ValueError(f"{name} is not a finite number: {raw[:20]!r}")
-            tab[name] = val
-        else:
-            tab[name] = _parse_int(raw, name)
+                what = "a number" if name in FLOAT_FIELDS else "an integer"
+                raise ValueError(f"{name} is not {what}: {raw.strip()[:20]!r}") from None
+    for name in FLOAT_FIELDS:
+        value = tab[name]
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{name} is not a finite number: {value!r}")
     player = ParsedPlayer(
         guid=guid.upper(),
         raw_name=raw_name,
@@ -453,6 +454,11 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
         weapons=tuple(weapons),
         tab=tab,
         line_no=0,
+        kills=kills,
+        deaths=deaths,
+        hits=hits,
+        shots=shots,
+        headshots=headshots,
     )
     return player, layout
 
