@@ -1,9 +1,11 @@
 """Ingest benchmark: parse-only and full import into a fresh SQLite database.
 
 The real corpus (``../shared/corpus/real``) is repeated until at least ``--files`` files
-(default 10,000): repetition *k* renames the server in the header, so each copy is a
-distinct file (different content hash) of a distinct server with the same history —
-pairing, differential, aliases and sessions all do their real work.
+(default 10,000): repetition *k* renames the server in the header (so each copy is a
+distinct file, with its own content hash) and moves the dates in the file names *k*
+× 600 days later (the corpus spans ~560 days), so the copies read like one long
+history of a community with several servers — pairing, differential, aliases, sessions
+and the per-day aggregates all do their real work, on realistic amounts per day.
 
     python bench/ingest.py [--files 10000] [--corpus PATH] [--batch 200]
 
@@ -16,6 +18,7 @@ import argparse
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from etbot.db import open_database
@@ -35,9 +38,15 @@ def load_files(corpus: Path, target: int) -> list[tuple[str, bytes]]:
         for name, data in originals:
             header, sep, rest = data.partition(b"\n")
             server, _, tail = header.partition(b"\\")
-            files.append((name, server + b" #%d\\" % k + tail + sep + rest))
+            files.append((shift_name(name, k * 600), server + b" #%d\\" % k + tail + sep + rest))
         k += 1
     return files
+
+
+def shift_name(name: str, days: int) -> str:
+    """The same stats file name, ``days`` later."""
+    ended = datetime.strptime(name[:17], "%Y-%m-%d-%H%M%S") + timedelta(days=days)
+    return ended.strftime("%Y-%m-%d-%H%M%S") + name[17:]
 
 
 def bench_parse(files: list[tuple[str, bytes]]) -> None:
