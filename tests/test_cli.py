@@ -8,17 +8,31 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ODD, REAL, real_files
 
+from conftest import ODD, REAL, real_files
 from etbot.cli import main
 from etbot.export import ROUND_COLUMNS, safe_cell
 from etbot.statsfile import parse_round
 
-REQUIRED = (
-    "source_file,map,round_no,orphan,guid,name,team,kills,deaths,damage_given,"
-    "damage_received,team_damage_given,gibs,headshot_kills,revives_given,times_revived,"
-    "time_played_seconds"
-).split(",")
+REQUIRED = [
+    "source_file",
+    "map",
+    "round_no",
+    "orphan",
+    "guid",
+    "name",
+    "team",
+    "kills",
+    "deaths",
+    "damage_given",
+    "damage_received",
+    "team_damage_given",
+    "gibs",
+    "headshot_kills",
+    "revives_given",
+    "times_revived",
+    "time_played_seconds",
+]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from peewee import OperationalError, SqliteDatabase
 
-from etbot.db import Db, DatabaseUrlError, connect, migrate, open_database, retry_locked
+from etbot.db import DatabaseUrlError, Db, connect, migrate, open_database, retry_locked
 from etbot.models import ALL_MODELS, Player
 
 
