@@ -33,6 +33,10 @@ def test_migrations_create_exactly_the_models_schema(db) -> None:
     from playhouse.migrations import _resolve_diff
 
     diff = _resolve_diff(db, "etbot.models")  # the models vs the migrated database
+    # PostgreSQL-only index (text_pattern_ops, so LIKE 'abc%' on the alias names is
+    # indexed whatever the collation); peewee models cannot declare operator classes.
+    extra = [i for i in diff.drop_indexes if i.name != "alias_name_lower_pattern"]
+    diff = diff._replace(drop_indexes=extra)
     assert not any(diff), f"models and migrations differ, write a migration: {diff}"
     assert set(db.get_tables()) >= {m._meta.table_name for m in ALL_MODELS}
     assert migrate(db) == []  # idempotent
