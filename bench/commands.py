@@ -9,6 +9,9 @@ Usage::
     python bench/commands.py --generate /tmp/etbench/hist --players 3000 --years 5 \
         --database-url sqlite:////tmp/etbench/full.db
 
+Then the chart renders: Chromium cold start, first and warm p50/p95 render of the figures
+``/trend``, ``/compare`` and ``/activity`` send (``--no-render`` skips them).
+
 Without ``--database-url`` the database is ``DATABASE_URL`` from the environment, or a
 SQLite file next to the generated history. Full size (3,000 players, 5 years, ~0.9 M
 player-rounds) takes ~1.5 min to generate and ~9 min to import on SQLite here.
@@ -17,6 +20,7 @@ player-rounds) takes ~1.5 min to generate and ~9 min to import on SQLite here.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import os
 import random
@@ -30,6 +34,9 @@ from typing import Any
 
 from etbot import aggregates
 from etbot import stats as S
+from etbot.commands.activity import heatmap_chart
+from etbot.commands.compare import radar_chart
+from etbot.commands.trend import trend_chart
 from etbot.db import open_database
 from etbot.models import Alias, PlayerDay, PlayerRound
 
@@ -89,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=40, help="timed calls per query")
     ap.add_argument("--tz", default="Europe/Berlin")
+    ap.add_argument("--no-render", action="store_true", help="skip the chart render timings")
     args = ap.parse_args(argv)
 
     url = args.database_url
@@ -164,8 +172,45 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:32s} skipped: {exc}")
             continue
         print(f"{name:32s} {p50:8.1f} {p95:8.1f} {worst:8.1f}", flush=True)
+    if not args.no_render:
+        figures = {
+            "trend": trend_chart(S.trend(yearly_player(), "kd", 365, now=now)),
+            "compare": radar_chart(S.compare(trio(), everything)),
+            "activity": heatmap_chart(S.activity(None, 12, now=now), "Activity", args.tz),
+        }
+        asyncio.run(bench_render(figures, args.repeat))
     db.close()
     return 0
+
+
+async def bench_render(figures: dict[str, Any], repeat: int) -> None:
+    """Cold start, first render and warm p50/p95 of the figures the chart commands send."""
+    from etbot.render import ChartRenderer, RenderError
+
+    renderer = ChartRenderer()
+    t0 = time.perf_counter()
+    try:
+        await renderer.start()
+    except RenderError as exc:
+        print(f"\nrendering skipped: {exc}")
+        return
+    print(f"\nrenderer cold start (Chromium launch): {(time.perf_counter() - t0) * 1000:8.0f} ms")
+    print(f"{'render (900x600 PNG)':32s} {'first':>8s} {'p50 ms':>8s} {'p95 ms':>8s}")
+    try:
+        for name, fig in figures.items():
+            t0 = time.perf_counter()
+            await renderer.render_png(fig)
+            first = (time.perf_counter() - t0) * 1000
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                await renderer.render_png(fig)
+                times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+            print(f"{name:32s} {first:8.0f} {statistics.median(times):8.0f} {p95:8.0f}")
+    finally:
+        await renderer.close()
 
 
 if __name__ == "__main__":
