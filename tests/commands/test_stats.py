@@ -261,3 +261,19 @@ async def test_options_are_validated(bot: EtBot) -> None:
     assert options["stat"].required and not options["period"].required
     player = {o.name: o for o in bot.get_slash_command("stats").body.options}["player"]
     assert player.autocomplete and not player.required
+
+
+async def test_player_option_accepts_a_linked_member_mention(rec: DiscordRecorder) -> None:
+    row = top_player("kills")
+    stats.link_discord(PLAYER_ID, row.player_id)
+    await rec.invoke_slash(p.slash_command("stats", [p.option("player", f"<@{PLAYER_ID}>")]))
+    [edit] = rec.by_route(ORIGINAL_EDIT)
+    assert edit.embeds[0]["title"] == row.name
+
+
+async def test_mention_of_an_unlinked_member_is_a_friendly_error(rec: DiscordRecorder) -> None:
+    payload = p.slash_command("stats", [p.option("player", f"<@!{OWNER_ID}>")])
+    await rec.invoke_slash(payload, raise_errors=False)
+    reply = await rec.wait_for_response(payload)
+    assert reply.ephemeral
+    assert "has not linked a game profile" in reply.embeds[0]["description"]

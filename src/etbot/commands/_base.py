@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -140,6 +141,10 @@ def get_resources(bot: commands.InteractionBot) -> Resources:
 # --------------------------------------------------------------------------- player option
 
 
+#: A Discord user mention, as the client inserts it when someone types @member.
+MEMBER_MENTION = re.compile(r"<@!?(\d{15,21})>")
+
+
 def clip(text: str, limit: int = MAX_CHOICE_LENGTH) -> str:
     """``text`` cut to ``limit`` characters (with an ellipsis when cut)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -164,14 +169,16 @@ def _choices(text: str) -> list[stats.PlayerChoice]:
     return list(stats.autocomplete_players(text, limit=MAX_CHOICES))
 
 
-def player_param(description: str = "Player name or GUID", **kwargs: Any) -> Any:
+def player_param(description: str = "Player name, GUID or @member", **kwargs: Any) -> Any:
     """A string option with player autocomplete (use as a default value in a command)."""
     return commands.Param(
         description=description, autocomplete=autocomplete_player, max_length=100, **kwargs
     )
 
 
-def optional_player_param(description: str = "Player name or GUID (default: you)") -> Any:
+def optional_player_param(
+    description: str = "Player name, GUID or @member (default: you)",
+) -> Any:
     return player_param(description, default=None)
 
 
@@ -199,7 +206,16 @@ async def resolve_player(res: Resources, value: str) -> stats.PlayerRef:
     Raises:
         stats.UnknownPlayer / stats.AmbiguousPlayer: shown to the user by the error cog.
     """
-    return await res.uncached(stats.resolve_player, value.strip())
+    text = value.strip()
+    mention = MEMBER_MENTION.fullmatch(text)
+    if mention is not None:  # "@member" typed into a player option: their linked profile
+        linked = await res.uncached(stats.player_for_discord, int(mention[1]))
+        if linked is None:
+            raise stats.UserError(
+                "That member has not linked a game profile yet (they can use `/link`)."
+            )
+        return linked
+    return await res.uncached(stats.resolve_player, text)
 
 
 async def player_or_linked(
