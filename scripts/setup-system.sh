@@ -6,6 +6,8 @@
 set -euo pipefail
 want=(chromium fonts-dejavu-core fonts-liberation)
 if [ "${1:-}" = "postgres" ]; then want+=(postgresql); fi
+# Debian's own python3 ships venv/ensurepip separately.
+if ! "${PYTHON:-python3}" -c 'import ensurepip, venv' >/dev/null 2>&1; then want+=(python3-venv); fi
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
