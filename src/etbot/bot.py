@@ -16,6 +16,7 @@ import pkgutil
 import signal
 import sys
 from collections.abc import Coroutine, Iterable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,7 @@ from etbot.config import Settings
 from etbot.db import Db
 from etbot.ingest import Importer, ImportReport
 from etbot.render import ChartRenderer
+from etbot.sources.local import watch_folder
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,7 @@ class EtBot(commands.InteractionBot):
         await super().login(token)
         self.spawn(self._warm_renderer(), name="etbot-warm-renderer")
         if self.settings.stats_dir is not None:
-            self.spawn(self._initial_import(), name="etbot-initial-import")
+            self.spawn(self._initial_import(), name="etbot-stats-dir")
 
     async def close(self) -> None:
         """Disconnect, then stop background work, the renderer and the database."""
@@ -161,6 +163,13 @@ class EtBot(commands.InteractionBot):
             return
         report = await self.ingest_paths([stats_dir])
         log.info("imported from %s: %s", stats_dir, report.summary())
+        # Then follow the folder: every round that ends is imported within seconds.
+        await watch_folder(stats_dir, self._ingest_new_files)
+
+    async def _ingest_new_files(self, paths: list[Path]) -> None:
+        report = await self.ingest_paths(paths)
+        if report.imported or report.rejected:
+            log.info("new stats files: %s", report.summary())
 
     # ------------------------------------------------------------------ ingest hook
 

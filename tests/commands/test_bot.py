@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import disnake
@@ -23,6 +24,7 @@ from etbot.bot import (
     run_bot,
 )
 from etbot.db import Db, open_database
+from etbot.models import Round
 
 
 def test_cog_modules_skip_helpers() -> None:
@@ -99,32 +101,68 @@ async def test_ingest_paths_imports_and_invalidates(
         database.close()
 
 
+async def _bot_with_stats_dir(
+    tmp_path: Path, server: FakeDiscord, renderer: FakeRenderer, folder: Path
+) -> tuple[EtBot, list[list[object]]]:
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    database = open_database(url)
+    settings = make_settings(url, stats_dir=folder, discord_api_base=server.base_url)
+    bot = EtBot(settings, Db(database), renderer=renderer)  # type: ignore[arg-type]
+    done: list[list[object]] = []
+    original = bot.ingest_paths
+
+    async def spy(paths: list[object]) -> object:
+        report = await original(paths)
+        done.append(list(paths))  # recorded once the import has committed
+        return report
+
+    bot.ingest_paths = spy  # type: ignore[method-assign]
+    return bot, done
+
+
+async def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
 async def test_stats_dir_imported_at_start(tmp_path: Path, renderer: FakeRenderer) -> None:
     folder = tmp_path / "stats"
     folder.mkdir()
     for path in real_files()[:10]:
         (folder / path.name).write_bytes(path.read_bytes())
-    url = f"sqlite:///{tmp_path / 'start.db'}"
-    database = open_database(url)
     async with FakeDiscord() as server:
-        settings = make_settings(url, stats_dir=folder, discord_api_base=server.base_url)
-        bot = EtBot(settings, Db(database), renderer=renderer)  # type: ignore[arg-type]
-        calls: list[list[object]] = []
-        original = bot.ingest_paths
-
-        async def spy(paths: list[object]) -> object:
-            calls.append(list(paths))
-            return await original(paths)
-
-        bot.ingest_paths = spy  # type: ignore[method-assign]
+        bot, done = await _bot_with_stats_dir(tmp_path, server, renderer, folder)
         await bot.login("fake-bot-token")
-        for _ in range(200):
-            if calls and not [t for t in bot._background if "import" in t.get_name()]:
-                break
-            await asyncio.sleep(0.02)
+        await _wait_for(lambda: bool(done))
         await bot.close()
-    assert calls == [[folder]]
+    assert done == [[folder]]
     assert stats.autocomplete_players("")
+
+
+async def test_new_round_in_stats_dir_is_imported_while_running(
+    tmp_path: Path, renderer: FakeRenderer
+) -> None:
+    folder = tmp_path / "stats"
+    folder.mkdir()
+    pair = [p for p in real_files() if p.name.startswith("2025-10-02-21")][:2]
+    (folder / pair[0].name).write_bytes(pair[0].read_bytes())  # round 1 already there
+    async with FakeDiscord() as server:
+        bot, done = await _bot_with_stats_dir(tmp_path, server, renderer, folder)
+        await bot.login("fake-bot-token")
+        await _wait_for(lambda: bool(done))
+        bot.resources.cache.get_or_compute("stale", lambda: "old answer")
+        await asyncio.sleep(0.5)  # the watcher is up
+        # The game server writes round 2 when it ends.
+        (folder / pair[1].name).write_bytes(pair[1].read_bytes())
+        await _wait_for(lambda: len(done) >= 2)
+        await bot.close()
+    assert done[1] == [folder / pair[1].name]
+    r2 = Round.get(Round.file_name == pair[1].name)
+    assert r2.round1 is not None and r2.round1.file_name == pair[0].name  # paired
+    assert bot.resources.cache.get_or_compute("stale", lambda: "fresh") == "fresh"
 
 
 def test_run_bot_unreachable_discord(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Where stats files come from: a local folder watcher (more sources can follow)."""

@@ -1,0 +1,86 @@
+"""Watch a local folder (the game server's ``gamestats/``) for new stats files.
+
+The game server writes one file when a round ends. :func:`watch_folder` waits for
+filesystem events (inotify through ``watchfiles``; polling where that is unavailable),
+batches them, waits until each new file has stopped growing — a half-written file must
+never be imported: it could parse as a round with fewer players, and the complete file
+would then clash with it — and hands the settled ``*.txt`` files to a callback (the bot's
+``ingest_paths``). Importing is idempotent, so an event for a file already imported costs
+one hash lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from watchfiles import Change, awatch
+
+log = logging.getLogger(__name__)
+
+#: How long a file's size must stay the same before it counts as written.
+SETTLE_SECONDS = 1.0
+SETTLE_POLL_SECONDS = 0.25
+
+
+def is_stats_file(change: Change, path: str) -> bool:
+    """watchfiles filter: added or modified ``*.txt`` files."""
+    return change in (Change.added, Change.modified) and path.endswith(".txt")
+
+
+async def wait_until_settled(
+    path: Path, settle: float = SETTLE_SECONDS, poll: float = SETTLE_POLL_SECONDS
+) -> bool:
+    """Wait until ``path``'s size and mtime stop changing for ``settle`` seconds.
+
+    Returns False when the file disappeared meanwhile.
+    """
+    last: tuple[int, int] | None = None
+    stable_since = asyncio.get_running_loop().time()
+    while True:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return False
+        now = asyncio.get_running_loop().time()
+        current = (st.st_size, st.st_mtime_ns)
+        if current != last:
+            last, stable_since = current, now
+        elif st.st_size > 0 and now - stable_since >= settle:
+            return True
+        await asyncio.sleep(poll)
+
+
+async def watch_folder(
+    folder: Path,
+    on_files: Callable[[list[Path]], Awaitable[Any]],
+    *,
+    stop_event: asyncio.Event | None = None,
+    settle: float = SETTLE_SECONDS,
+    debounce_ms: int = 1000,
+    force_polling: bool | None = None,
+) -> None:
+    """Call ``on_files`` with each batch of new, completely written stats files.
+
+    Runs until ``stop_event`` is set or the task is cancelled. Errors of the callback are
+    logged and the watch goes on (one bad import never stops later rounds).
+    """
+    log.info("watching %s for new stats files", folder)
+    async for changes in awatch(
+        folder,
+        watch_filter=is_stats_file,
+        debounce=debounce_ms,
+        stop_event=stop_event,
+        force_polling=force_polling,
+    ):
+        paths = sorted({Path(path) for _change, path in changes})
+        settled = [p for p in paths if await wait_until_settled(p, settle)]
+        if not settled:
+            continue
+        try:
+            await on_files(settled)
+        except Exception:
+            log.exception("importing %d new file(s) from %s failed", len(settled), folder)
