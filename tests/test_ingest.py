@@ -329,3 +329,24 @@ def test_pair_rounds_prefers_latest_unpaired_round1() -> None:
     ]
     assert pair_rounds(rounds) == {"x2": "b1", "y2": "a1"}
     assert pair_rounds(list(reversed(rounds))) == {"x2": "b1", "y2": "a1"}
+
+
+def test_database_locked_retries_the_whole_batch(sqlite_db, monkeypatch) -> None:
+    from peewee import OperationalError
+
+    files = [p for p in real_files() if p.name.startswith("2025-10-02-2")]
+    original = Importer._store
+    calls = {"n": 0}
+
+    def locked_once(self, parsed, data, digest):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third file meets a writer that held the lock too long
+            raise OperationalError("database is locked")
+        return original(self, parsed, data, digest)
+
+    monkeypatch.setattr(Importer, "_store", locked_once)
+    monkeypatch.setattr("etbot.db.time.sleep", lambda _s: None)
+    report = import_files(files)
+    assert report.rejected == [] and report.imported == len(files)
+    assert calls["n"] == len(files) + 3  # first attempt stopped at file 3, then all again
+    assert Round.select().count() == len(files)

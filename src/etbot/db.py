@@ -10,11 +10,10 @@ async form (or bridged through greenlets), which would split the domain layer in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -115,13 +114,6 @@ def retry_locked(fn: Callable[[], T], *, attempts: int = 5, delay: float = 0.2) 
             log.warning("database is locked; retrying (%d/%d)", attempt, attempts)
             time.sleep(delay * attempt)
     raise AssertionError("unreachable")
-
-
-@contextlib.contextmanager
-def atomic() -> Iterator[None]:
-    """One transaction on the bound database."""
-    with database_proxy.atomic():
-        yield
 
 
 class Db:

@@ -36,6 +36,7 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
+from etbot.db import is_locked_error, retry_locked
 from etbot.models import (
     GamingSession,
     MapResult,
@@ -240,11 +241,6 @@ def round2_only(
     return out, weapons
 
 
-def map_outcome(r1: Round | ParsedRound, r2: Round | ParsedRound) -> tuple[str, int | None]:
-    """Stopwatch result of a map: (outcome, winning team in round 2 colours)."""
-    return map_outcome_from(r1.winner, r1.defender, r2.winner, r2.defender)
-
-
 def pair_rounds(rounds: Sequence[tuple[Any, datetime, str, int]]) -> dict[Any, Any]:
     """Deterministic pairing of a set of rounds of one map and server.
 
@@ -410,8 +406,21 @@ class Importer:
         report: ImportReport | None = None,
         progress: Callable[[FileResult], None] | None = None,
     ) -> list[FileResult]:
-        """Import several files in one transaction, each inside its own savepoint."""
+        """Import several files in one transaction, each inside its own savepoint.
+
+        When SQLite reports "database is locked" (another writer held the lock longer than
+        the busy timeout), the whole batch is rolled back and run again.
+        """
+        batch = list(files)
+        results = retry_locked(lambda: self._import_batch(batch))
         report = report if report is not None else ImportReport()
+        for result in results:  # only once committed
+            report.add(result)
+            if progress is not None:
+                progress(result)
+        return results
+
+    def _import_batch(self, files: list[tuple[str, bytes]]) -> list[FileResult]:
         results: list[FileResult] = []
         try:
             with database_proxy.atomic():
@@ -425,10 +434,6 @@ class Importer:
         except BaseException:
             self._forget()  # ids cached inside the rolled-back transaction are gone
             raise
-        for result in results:  # only once committed
-            report.add(result)
-            if progress is not None:
-                progress(result)
         return results
 
     def import_paths(
@@ -488,6 +493,9 @@ class Importer:
         except Exception as exc:
             # Any database error rolls back this whole file (the savepoint), never half.
             self._forget()
+            if is_locked_error(exc):
+                raise  # not this file's fault: the batch is retried
+
             log.exception("database error while importing %s", file_name)
             return FileResult(file_name, "rejected", f"database error: {exc}")
 
