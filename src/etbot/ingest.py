@@ -530,7 +530,7 @@ class Importer:
                 len(parsed.players) - len(humans),
             ),
         ).fetchone()[0]
-        player_ids = self._upsert_players(humans, parsed.ended_at)
+        player_ids = self._upsert_players(humans, db_time(parsed.ended_at))
         if parsed.round_no == 1:
             self._write_rows(round_id, parsed, player_ids, None)
         pairs = self._repair(server_id, parsed.map, parsed.ended_at, {round_id: parsed})
@@ -558,7 +558,7 @@ class Importer:
             self._servers[raw_name] = sid
         return sid
 
-    def _upsert_players(self, humans: Sequence[ParsedPlayer], seen: datetime) -> dict[str, int]:
+    def _upsert_players(self, humans: Sequence[ParsedPlayer], seen: str) -> dict[str, int]:
         if not humans:
             return {}
         sql = self._sql
@@ -605,6 +605,7 @@ class Importer:
         rows: list[dict[str, Any]] = []
         weapon_rows: list[tuple[Any, ...]] = []
         orphan = parsed.round_no == 2 and round1_id is None
+        ended_at = db_time(parsed.ended_at)
         for p in parsed.players:
             if p.is_bot:
                 continue
@@ -626,7 +627,7 @@ class Importer:
             values.update(
                 round=round_id,
                 player=pid,
-                ended_at=parsed.ended_at,
+                ended_at=ended_at,
                 map=parsed.map,
                 round_no=parsed.round_no,
                 orphan=orphan,
@@ -760,6 +761,12 @@ def map_outcome_from(
     if r1_winner != r1_defender:
         return "held", r2_winner
     return "draw", None
+
+
+def db_time(value: datetime) -> str:
+    """A timestamp as the database stores it, formatted once per file instead of once per
+    row (sqlite3 would call its adapter for every value; PostgreSQL casts the text)."""
+    return value.isoformat(" ")
 
 
 def _as_datetime(value: Any) -> datetime:

@@ -16,6 +16,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    CompositeKey,
     DatabaseProxy,
     DateField,
     DateTimeField,
@@ -217,7 +218,8 @@ class WeaponRound(BaseModel):
     headshots = IntegerField()
 
     class Meta:
-        indexes = ((("round", "player", "weapon"), True),)
+        # A WITHOUT ROWID table on SQLite (created so by migration 0005).
+        primary_key = CompositeKey("round", "player", "weapon")
 
 
 ALL_MODELS: list[type[BaseModel]] = [
