@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from commands.conftest import TINY_PNG, FakeRenderer
-from discordkit import ORIGINAL_EDIT, DiscordRecorder
+from discordkit import FOLLOWUP, ORIGINAL_EDIT, DiscordRecorder
 from discordkit import payloads as p
 from etbot import stats
 
@@ -191,3 +193,26 @@ async def test_chart_commands_have_a_cooldown(rec: DiscordRecorder) -> None:
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
     assert reply.ephemeral and reply.embeds[0]["description"].startswith("Slow down")
+
+
+async def test_trend_window_ends_now_like_the_leaderboard_periods(rec: DiscordRecorder) -> None:
+    """/trend days:N means the N days before now (server time), as /leaderboard period:30d
+    does — not the N days before the newest round in the database."""
+    ref = ranked()[0]
+    latest = stats.latest_round_time()
+    assert latest is not None
+    options = [p.option("player", guid(ref)), p.option("stat", "kd"), p.option("days", 3650)]
+    # The corpus ended long ago: nothing in the last 30 days, said kindly.
+    short = [*options[:2], p.option("days", 30)]
+    payload = p.slash_command("trend", short)
+    await rec.invoke_slash(payload, raise_errors=False)
+    error = await rec.wait_for(lambda r: r.route == FOLLOWUP)  # after the defer
+    assert error.ephemeral and "played no sessions in the last 30 days" in str(error.json)
+    # Back on the day of the player's last session, the same command finds sessions.
+    player_last = max(pt.started_at for pt in stats.trend(ref.id, "kd", 3650).points)
+    back_then = player_last.replace(tzinfo=ZoneInfo("Europe/Berlin")) + timedelta(hours=6)
+    rec.clear()
+    with time_machine.travel(back_then, tick=False):
+        await rec.invoke_slash(p.slash_command("trend", short))
+    [edit] = rec.by_route(ORIGINAL_EDIT)
+    assert "in the last 30 days" in edit.embeds[0]["description"]

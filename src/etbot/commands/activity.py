@@ -64,8 +64,9 @@ class ActivityCog(BaseCog):
         ref = await resolve_player(self.res, player) if player and player.strip() else None
         await inter.response.defer()
         player_id = ref.id if ref else None
+        # Windows end now (server time), like the periods of /stats and /leaderboard.
         counts = await self.res.query(
-            ("activity", player_id, weeks), stats.activity, player_id, weeks
+            ("activity", player_id, weeks), stats.activity, player_id, weeks, self.res.local_now()
         )
         timezone = self.res.settings.server_timezone
         who = ref.name if ref else "Server"

@@ -85,7 +85,11 @@ class TrendCog(BaseCog):
     ) -> None:
         ref = await resolve_player(self.res, player)
         await inter.response.defer()
-        data = await self.res.query(("trend", ref.id, stat, days), stats.trend, ref.id, stat, days)
+        # Windows end now (server time), like the periods of /stats and /leaderboard.
+        now = self.res.local_now()
+        data = await self.res.query(
+            ("trend", ref.id, stat, days), stats.trend, ref.id, stat, days, now
+        )
         embed = disnake.Embed(
             title=f"{disnake.utils.escape_markdown(ref.name)} · {data.label} trend",
             description=verdict_line(data),
