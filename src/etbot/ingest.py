@@ -47,7 +47,14 @@ from etbot.models import (
     WeaponRound,
     database_proxy,
 )
-from etbot.statsfile import ParsedPlayer, ParsedRound, ParseError, clean_name, parse_round
+from etbot.statsfile import (
+    TAB_FIELDS,
+    ParsedPlayer,
+    ParsedRound,
+    ParseError,
+    clean_name,
+    parse_round,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,36 +62,15 @@ PAIR_WINDOW = timedelta(minutes=45)
 SESSION_GAP = timedelta(minutes=60)
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
-#: TAB fields that are cumulative in round 2 (besides time played and bullets fired).
-CUMULATIVE_TAB = (
-    "damage_given",
-    "damage_received",
-    "team_damage_given",
-    "team_damage_received",
-    "gibs",
-    "self_kills",
-    "team_kills",
-    "team_gibs",
-)
-#: TAB fields already round-2-only in round 2 files, stored as written.
+#: TAB fields 0–7: cumulative in round 2 (besides time played and bullets fired).
+CUMULATIVE_TAB = TAB_FIELDS[0:8]
+#: TAB fields already round-2-only in round 2 files, stored as written: 9–19, useful kills
+#: and the multikills (FORMAT.md: "fields 9–19, 25 and 27+ already cover round 2 only";
+#: 25, time dead, and the layout-dependent fields below are handled apart).
 PLAIN_TAB = (
-    "xp",
-    "killing_spree",
-    "death_spree",
-    "kill_assists",
-    "kill_steals",
-    "headshot_kills",
-    "objectives_stolen",
-    "objectives_returned",
-    "dynamites_planted",
-    "dynamites_defused",
-    "times_revived",
+    *TAB_FIELDS[9:20],
     "useful_kills",
-    "multikill_2",
-    "multikill_3",
-    "multikill_4",
-    "multikill_5",
-    "multikill_6",
+    *(f"multikill_{n}" for n in range(2, 7)),
 )
 #: Layout-dependent fields: NULL (unknown) where the file's layout lacks them.
 OPTIONAL_TAB = ("denied_playtime", "useless_kills", "full_selfkills", "repairs", "revives_given")
