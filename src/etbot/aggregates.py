@@ -37,6 +37,7 @@ from peewee import (
     fn,
 )
 
+from etbot.db import as_datetime
 from etbot.models import (
     BaseModel,
     MapResult,
@@ -292,7 +293,7 @@ def keys_for_rounds(round_ids: Iterable[int]) -> set[Key]:
             .tuples()
         )
         for player_id, ended_at in rows:
-            keys.add((player_id, _as_datetime(ended_at).date()))
+            keys.add((player_id, as_datetime(ended_at).date()))
     return keys
 
 
@@ -317,10 +318,3 @@ def rebuild_all() -> None:
         fields, query = _map_select(SQL("1 = 1"))
         PlayerMapDay.insert_from(query, fields).execute()
     log.info("rebuilt player-day aggregates")
-
-
-def _as_datetime(value: datetime | str) -> datetime:
-    # SQLite hands back text if a value was stored in an unexpected format.
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))

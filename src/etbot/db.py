@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,6 +92,12 @@ def migrate(db: Database) -> list[str]:
     for name in names:
         log.info("applied migration %s", name)
     return names
+
+
+def as_datetime(value: datetime | str) -> datetime:
+    """A timestamp read back from the database: SQLite returns text wherever peewee's
+    field conversion does not run (raw SQL, aggregates), PostgreSQL a datetime."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def is_locked_error(exc: BaseException) -> bool:

@@ -36,7 +36,7 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
-from etbot.db import is_locked_error, retry_locked
+from etbot.db import as_datetime, is_locked_error, retry_locked
 from etbot.models import (
     GamingSession,
     MapResult,
@@ -702,7 +702,7 @@ class Importer:
         lo = hi = around
         while True:
             rounds = [
-                (r[0], _as_datetime(r[1]), *r[2:])
+                (r[0], as_datetime(r[1]), *r[2:])
                 for r in _execute(
                     self._sql.cluster, (server_id, mapname, lo - PAIR_WINDOW, hi + PAIR_WINDOW)
                 ).fetchall()
@@ -719,7 +719,7 @@ class Importer:
         """The gaming session a round ending at ``ended_at`` belongs to (merging if it bridges)."""
         sql = self._sql
         touching = [
-            (r[0], _as_datetime(r[1]), _as_datetime(r[2]), r[3])
+            (r[0], as_datetime(r[1]), as_datetime(r[2]), r[3])
             for r in _execute(
                 sql.sessions, (server_id, ended_at + SESSION_GAP, ended_at - SESSION_GAP)
             ).fetchall()
@@ -753,13 +753,6 @@ def db_time(value: datetime) -> str:
     """A timestamp as the database stores it, formatted once per file instead of once per
     row (sqlite3 would call its adapter for every value; PostgreSQL casts the text)."""
     return value.isoformat(" ")
-
-
-def _as_datetime(value: Any) -> datetime:
-    """SQLite hands raw SQL results back as text; PostgreSQL as datetime."""
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
 
 
 def _reparse(round_id: int) -> ParsedRound:

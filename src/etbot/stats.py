@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import SQL, Case, ColumnBase, Model, NodeList, fn
 
 from etbot.aggregates import counted, is_postgres, objectives_expr, revives_expr
+from etbot.db import as_datetime
 from etbot.models import (
     Alias,
     GamingSession,
@@ -155,9 +156,7 @@ def _local_naive(value: datetime) -> datetime:
 def latest_round_time() -> datetime | None:
     """End time of the newest round in the database (the default "now" of queries)."""
     value = Round.select(fn.MAX(Round.ended_at)).scalar()
-    if isinstance(value, str):  # SQLite returns MAX() of a datetime column as text
-        value = datetime.fromisoformat(value)
-    return value
+    return None if value is None else as_datetime(value)
 
 
 # --------------------------------------------------------------------------- stat definitions
