@@ -48,6 +48,7 @@ from etbot.models import (
     database_proxy,
 )
 from etbot.statsfile import (
+    MULTIKILLS,
     TAB_FIELDS,
     ParsedPlayer,
     ParsedRound,
@@ -70,7 +71,7 @@ CUMULATIVE_TAB = TAB_FIELDS[0:8]
 PLAIN_TAB = (
     *TAB_FIELDS[9:20],
     "useful_kills",
-    *(f"multikill_{n}" for n in range(2, 7)),
+    *MULTIKILLS,
 )
 #: Layout-dependent fields: NULL (unknown) where the file's layout lacks them.
 OPTIONAL_TAB = ("denied_playtime", "useless_kills", "full_selfkills", "repairs", "revives_given")

@@ -131,14 +131,15 @@ _CONVERT: dict[str, type[int] | type[float]] = {
     name: float if name in FLOAT_FIELDS else int for name in TAB_FIELDS
 }
 
-_MULTIKILLS = ("multikill_2", "multikill_3", "multikill_4", "multikill_5", "multikill_6")
+#: Multikill counters (2 to 6 kills), TAB 29–33 in the current layout, 28–32 in the 33 one.
+MULTIKILLS = TAB_FIELDS[29:34]
 
 #: TAB field names in file order, per layout (= number of TAB fields).
 LAYOUTS: dict[int, tuple[str, ...]] = {
     38: TAB_FIELDS,
     37: TAB_FIELDS[:37],
     36: TAB_FIELDS[:36],
-    33: TAB_FIELDS[:28] + _MULTIKILLS,
+    33: TAB_FIELDS[:28] + MULTIKILLS,
 }
 
 _LAYOUT_CONVERT = {n: tuple(_CONVERT[name] for name in names) for n, names in LAYOUTS.items()}
