@@ -33,12 +33,21 @@ from pathlib import Path
 from typing import Any
 
 from etbot import aggregates
-from etbot import stats as S
+from etbot.activity import activity
 from etbot.commands.activity import heatmap_chart
 from etbot.commands.compare import radar_chart
 from etbot.commands.trend import trend_chart
-from etbot.db import open_database
+from etbot.compare import compare
+from etbot.db import is_postgres, open_database
+from etbot.errors import UserError
+from etbot.leaderboard import leaderboard
 from etbot.models import Alias, PlayerDay, PlayerRound
+from etbot.periods import latest_round_time, parse_period
+from etbot.players import autocomplete_players, get_player, resolve_player
+from etbot.sessions import recent_sessions, weekly_pattern
+from etbot.statdefs import STATS, player_values
+from etbot.summary import player_summary
+from etbot.trend import trend
 
 
 def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
@@ -111,20 +120,20 @@ def main(argv: list[str] | None = None) -> int:
         aggregates.rebuild_all()
         print(f"rebuilt aggregates in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
-    if aggregates.is_postgres():
+    if is_postgres():
         db.execute_sql("ANALYZE")  # as autovacuum would after a bulk import
     rng = random.Random(args.seed)
-    now = S.latest_round_time() or datetime.now()
-    everything = S.parse_period("all", now)
-    month = S.parse_period("30d", now)
-    by_rounds = S.leaderboard("rounds", everything, min_rounds=1, limit=100)
+    now = latest_round_time() or datetime.now()
+    everything = parse_period("all", now)
+    month = parse_period("30d", now)
+    by_rounds = leaderboard("rounds", everything, min_rounds=1, limit=100)
     heavy = [r.player_id for r in by_rounds.rows[:20]]  # worst case: most rows
-    board = S.player_values(["rounds"], everything)
+    board = player_values(["rounds"], everything)
     typical = rng.sample(sorted(board), min(20, len(board)))
     players = heavy + typical
-    active = S.player_values(["rounds"], month)
+    active = player_values(["rounds"], month)
     recent = [p for p in players if p in active] or sorted(active)[:20] or players
-    last_year = S.player_values(["rounds"], S.parse_period("365d", now))
+    last_year = player_values(["rounds"], parse_period("365d", now))
     yearly = [p for p in players if p in last_year] or players
     names = [a for (a,) in Alias.select(Alias.name_lower).tuples()]
     prefixes = [n[: rng.randint(1, 3)] for n in rng.sample(names, min(200, len(names)))]
@@ -142,41 +151,41 @@ def main(argv: list[str] | None = None) -> int:
     prefix = cycle(prefixes)
     middle = cycle(middles)
     cases: list[tuple[str, Callable[[], Any]]] = [
-        ("summary all-time", lambda: S.player_summary(player(), everything)),
-        ("summary 30d", lambda: S.player_summary(recent_player(), month)),
+        ("summary all-time", lambda: player_summary(player(), everything)),
+        ("summary 30d", lambda: player_summary(recent_player(), month)),
     ]
-    for key in S.STATS:
-        cases.append((f"leaderboard {key} all", functools.partial(S.leaderboard, key, everything)))
+    for key in STATS:
+        cases.append((f"leaderboard {key} all", functools.partial(leaderboard, key, everything)))
     cases += [
-        ("leaderboard dpm 30d", lambda: S.leaderboard("dpm", month)),
-        ("leaderboard kd 30d page 3", lambda: S.leaderboard("kd", month, offset=20)),
-        ("trend kd 365d", lambda: S.trend(yearly_player(), "kd", 365, now=now)),
-        ("trend dpm 90d", lambda: S.trend(recent_player(), "dpm", 90, now=now)),
-        ("compare 3 all-time", lambda: S.compare(trio(), everything)),
-        ("compare 3 30d", lambda: S.compare(rng.sample(recent, min(3, len(recent))), month)),
-        ("activity player 52w", lambda: S.activity(player(), 52, now=now)),
-        ("activity server 12w", lambda: S.activity(None, 12, now=now)),
-        ("activity server 260w", lambda: S.activity(None, 260, now=now)),
-        ("recent sessions 5", lambda: S.recent_sessions(5)),
-        ("weekly pattern", lambda: S.weekly_pattern(args.tz, now)),
-        ("autocomplete prefix", lambda: S.autocomplete_players(prefix())),
-        ("autocomplete substring", lambda: S.autocomplete_players(middle())),
-        ("autocomplete empty", lambda: S.autocomplete_players("")),
-        ("resolve guid", lambda: S.resolve_player(f"guid:{S.get_player(player()).guid}")),
+        ("leaderboard dpm 30d", lambda: leaderboard("dpm", month)),
+        ("leaderboard kd 30d page 3", lambda: leaderboard("kd", month, offset=20)),
+        ("trend kd 365d", lambda: trend(yearly_player(), "kd", 365, now=now)),
+        ("trend dpm 90d", lambda: trend(recent_player(), "dpm", 90, now=now)),
+        ("compare 3 all-time", lambda: compare(trio(), everything)),
+        ("compare 3 30d", lambda: compare(rng.sample(recent, min(3, len(recent))), month)),
+        ("activity player 52w", lambda: activity(player(), 52, now=now)),
+        ("activity server 12w", lambda: activity(None, 12, now=now)),
+        ("activity server 260w", lambda: activity(None, 260, now=now)),
+        ("recent sessions 5", lambda: recent_sessions(5)),
+        ("weekly pattern", lambda: weekly_pattern(args.tz, now)),
+        ("autocomplete prefix", lambda: autocomplete_players(prefix())),
+        ("autocomplete substring", lambda: autocomplete_players(middle())),
+        ("autocomplete empty", lambda: autocomplete_players("")),
+        ("resolve guid", lambda: resolve_player(f"guid:{get_player(player()).guid}")),
     ]
     print(f"{'query':32s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
     for name, fn in cases:
         try:
             p50, p95, worst = measure(fn, args.repeat)
-        except S.UserError as exc:
+        except UserError as exc:
             print(f"{name:32s} skipped: {exc}")
             continue
         print(f"{name:32s} {p50:8.1f} {p95:8.1f} {worst:8.1f}", flush=True)
     if not args.no_render:
         figures = {
-            "trend": trend_chart(S.trend(yearly_player(), "kd", 365, now=now)),
-            "compare": radar_chart(S.compare(trio(), everything)),
-            "activity": heatmap_chart(S.activity(None, 12, now=now), "Activity", args.tz),
+            "trend": trend_chart(trend(yearly_player(), "kd", 365, now=now)),
+            "compare": radar_chart(compare(trio(), everything)),
+            "activity": heatmap_chart(activity(None, 12, now=now), "Activity", args.tz),
         }
         asyncio.run(bench_render(figures, args.repeat))
     db.close()

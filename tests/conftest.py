@@ -18,6 +18,9 @@ from etbot.db import connect, drop_everything, migrate
 from etbot.ingest import Importer, ImportReport
 from etbot.models import database_proxy
 
+#: Fixtures and expected values of the query tests (recomputed from the raw files).
+pytest_plugins = ["raw_truth"]
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("ETBOT_CORPUS", REPO.parent / "shared" / "corpus"))
 REAL = CORPUS / "real"

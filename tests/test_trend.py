@@ -1,13 +1,18 @@
-"""Tests for etbot.trend: least-squares fit, Student-t p-values and verdicts."""
+"""Tests for etbot.trend: least-squares fit, Student-t p-values and verdicts (pure), and the
+per-session query on the real corpus (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from etbot.errors import BadOption, NoData
+from etbot.leaderboard import leaderboard
+from etbot.models import PlayerRound, Round
 from etbot.trend import (
     MIN_POINTS,
     TrendFit,
@@ -16,7 +21,9 @@ from etbot.trend import (
     regularized_incomplete_beta,
     student_t_cdf,
     student_t_two_sided_p,
+    trend,
 )
+from raw_truth import ALL, now_of_db
 
 
 @pytest.mark.parametrize(
@@ -182,3 +189,43 @@ def test_days_since() -> None:
     dates = [start, start + timedelta(hours=12), start + timedelta(days=3)]
     assert days_since(dates) == pytest.approx([0.0, 0.5, 3.0])
     assert days_since([]) == []
+
+
+# --------------------------------------------------------------------------- the query
+
+
+def test_trend_points_are_sessions_with_recomputed_values(full: object) -> None:
+    pid = leaderboard("rounds", ALL, limit=1).rows[0].player_id
+    now = now_of_db()
+    data = trend(pid, "kd", 365, now=now)
+    assert data.fit.n == len(data.points) >= 6
+    starts = [p.started_at for p in data.points]
+    assert starts == sorted(starts)
+    since = now - timedelta(days=365)
+    rows = list(
+        PlayerRound.select(PlayerRound, Round.session)
+        .join(Round)
+        .where(
+            (PlayerRound.player == pid)
+            & (PlayerRound.orphan == False)  # noqa: E712
+            & (PlayerRound.team != 3)
+            & (PlayerRound.ended_at >= since)
+        )
+    )
+    by_session: dict[int, list[PlayerRound]] = defaultdict(list)
+    for row in rows:
+        by_session[row.round.session_id].append(row)
+    assert {p.session_id for p in data.points} == set(by_session)
+    for point in data.points:
+        mine = by_session[point.session_id]
+        assert point.rounds == len(mine)
+        kills = sum(r.kills for r in mine)
+        deaths = sum(r.deaths for r in mine)
+        assert point.value == pytest.approx(kills / max(deaths, 1))
+    short = trend(pid, "dpm", 30, now=now)
+    assert len(short.points) < len(data.points)
+    assert trend(pid, "deaths", 365, now=now).fit.higher_is_better is False
+    with pytest.raises(NoData):
+        trend(pid, "kd", 30, now=datetime(2000, 1, 1))
+    with pytest.raises(BadOption):
+        trend(pid, "kd", 0)

@@ -8,7 +8,7 @@ PlayerDay also counts the stopwatch maps won and lost (from MapResult, on the da
 map's round 2), so a re-paired round 2 refreshes them with its own (player, day) keys.
 
 Both tables hold only rows that aggregates count: orphan rounds and spectator rows
-(team 3) are left out, exactly like the per-round queries in :mod:`etbot.stats`.
+(team 3) are left out, exactly like the per-round queries (:func:`etbot.statdefs.counted`).
 
 Maintenance is by recomputation, never by increments: :func:`refresh` deletes the given
 (player, day) rows and rebuilds them from PlayerRound with one ``INSERT … SELECT …
@@ -33,11 +33,10 @@ from peewee import (
     DateField,
     DateTimeField,
     IntegerField,
-    PostgresqlDatabase,
     fn,
 )
 
-from etbot.db import as_datetime
+from etbot.db import as_datetime, is_postgres
 from etbot.models import (
     BaseModel,
     MapResult,
@@ -48,6 +47,7 @@ from etbot.models import (
     WeaponRound,
     database_proxy,
 )
+from etbot.statdefs import counted, objectives_expr, revives_expr
 
 log = logging.getLogger(__name__)
 
@@ -57,37 +57,11 @@ _CHUNK = 500
 Key = tuple[int, date]
 
 
-def is_postgres() -> bool:
-    """True when the bound database is PostgreSQL."""
-    return isinstance(database_proxy.obj, PostgresqlDatabase)
-
-
 def day_of(column: ColumnBase) -> ColumnBase:
     """SQL expression: the calendar date of a naive datetime column (server local)."""
     if is_postgres():
         return column.cast("date")
     return fn.date(column)
-
-
-def counted() -> ColumnBase:
-    """WHERE clause of PlayerRound rows that aggregates count (no orphans, no spectators)."""
-    return (PlayerRound.orphan == False) & (PlayerRound.team != 3)  # noqa: E712
-
-
-def objectives_expr() -> ColumnBase:
-    """Objectives of one PlayerRound row (the project-wide definition)."""
-    return (
-        PlayerRound.dynamites_planted
-        + PlayerRound.dynamites_defused
-        + PlayerRound.objectives_stolen
-        + PlayerRound.objectives_returned
-        + fn.COALESCE(PlayerRound.repairs, 0)
-    )
-
-
-def revives_expr() -> ColumnBase:
-    """Revives given by one PlayerRound row (unknown in old layouts → 0)."""
-    return fn.COALESCE(PlayerRound.revives_given, 0)
 
 
 #: PlayerDay columns that are plain sums of the PlayerRound column of the same name.

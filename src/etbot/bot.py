@@ -3,7 +3,7 @@
 The bot owns every long-lived resource - settings, the database (:class:`etbot.db.Db`), the
 query cache and the warm chart renderer - and hands them to its cogs as one
 :class:`etbot.commands._base.Resources`. Cogs live one per module in :mod:`etbot.commands`;
-each module has a ``setup(bot)`` hook and is loaded automatically.
+each cog module has a ``setup(bot)`` hook and is loaded automatically.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pkgutil
 import signal
 import sys
 from collections.abc import Coroutine, Iterable
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +45,13 @@ CACHE_MAXSIZE = 2048
 
 
 def cog_modules() -> list[str]:
-    """Dotted names of the cog modules in :mod:`etbot.commands` (``_helpers`` skipped)."""
-    return sorted(
+    """Dotted names of the cog modules in :mod:`etbot.commands`: those with a ``setup(bot)``
+    hook. Helper modules (shared resources, converters, formatting) have none."""
+    names = (
         f"{etbot.commands.__name__}.{info.name}"
         for info in pkgutil.iter_modules(etbot.commands.__path__)
-        if not info.name.startswith("_")
     )
+    return sorted(name for name in names if callable(getattr(import_module(name), "setup", None)))
 
 
 class EtBot(commands.InteractionBot):

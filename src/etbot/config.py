@@ -1,6 +1,7 @@
 """Typed settings from the environment and an optional ``.env`` file.
 
-Names follow the configuration contract in ARCHITECTURE.md; the README lists them all.
+The names are a contract with users' deployment scripts (and the tests): keep them. The
+README's configuration table lists them all.
 """
 
 from __future__ import annotations

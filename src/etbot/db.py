@@ -1,6 +1,6 @@
 """Database connection, migrations, retry on lock, and async access.
 
-Design: the domain layer (ingest, stats, betting…) is plain synchronous peewee code
+Design: the domain layer (ingest and the feature queries) is plain synchronous peewee code
 shared by the CLI, the benchmarks and the bot. The bot runs it off the event loop with
 :meth:`Db.run`, a small thread pool; peewee keeps one connection per thread. This was
 chosen over ``playhouse.pwasyncio`` because that API needs every query written in its
@@ -98,6 +98,11 @@ def as_datetime(value: datetime | str) -> datetime:
     """A timestamp read back from the database: SQLite returns text wherever peewee's
     field conversion does not run (raw SQL, aggregates), PostgreSQL a datetime."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def is_postgres() -> bool:
+    """True when the bound database is PostgreSQL (for the few backend-specific SQL bits)."""
+    return isinstance(database_proxy.obj, PostgresqlDatabase)
 
 
 def is_locked_error(exc: BaseException) -> bool:

@@ -1,9 +1,14 @@
-"""Least-squares trend detection for per-session player statistics.
+"""Trends: is a player getting better? One stat per gaming session, and a fitted line.
 
-The module is deliberately conservative: a trend is only reported when the data clearly
-support it (enough sessions, a statistically significant slope and a change large enough
-to matter). Everything here is pure (numpy + stdlib ``math``); there is no scipy dependency,
-so the Student-t distribution is computed from the regularized incomplete beta function.
+Two parts of one feature:
+
+* :func:`trend` - the query: the stat per gaming session the player played in a window.
+* :func:`fit_trend` - the judgement: a least-squares line and a verdict. It is
+  deliberately conservative: a trend is only reported when the data clearly support it
+  (enough sessions, a statistically significant slope and a change large enough to
+  matter). The fit is pure (numpy + stdlib ``math``, no database); there is no scipy
+  dependency, so the Student-t distribution is computed from the regularized incomplete
+  beta function.
 """
 
 from __future__ import annotations
@@ -12,10 +17,17 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 import numpy as np
+
+from etbot.cache import cached_query
+from etbot.errors import BadOption, NoData
+from etbot.models import GamingSession, PlayerRound, Round
+from etbot.periods import now_or_latest
+from etbot.players import PlayerRef, get_player
+from etbot.statdefs import as_float, counted, stat_def, stat_sql, sums
 
 log = logging.getLogger(__name__)
 
@@ -247,3 +259,69 @@ def fit_trend(
     return TrendFit(
         slope, intercept, n, r_squared, p_value, relative_change, verdict, higher_is_better
     )
+
+
+# --------------------------------------------------------------------------- the query
+
+#: Longest window of :func:`trend`, in days.
+MAX_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    session_id: int
+    started_at: datetime
+    day: date
+    value: float
+    rounds: int
+
+
+@dataclass(frozen=True)
+class TrendData:
+    player: PlayerRef
+    stat: str
+    label: str
+    days: int
+    points: list[TrendPoint]
+    fit: TrendFit
+
+
+@cached_query
+def trend(player_id: int, stat: str, days: int, now: datetime | None = None) -> TrendData:
+    """The stat per gaming session the player played in the last ``days`` days.
+
+    ``now`` defaults to the newest round in the database (or the current time). ``fit``
+    is :func:`fit_trend` over days since the first session shown.
+    """
+    definition = stat_def(stat)
+    if not 1 <= days <= MAX_DAYS:
+        raise BadOption(f"The number of days must be between 1 and {MAX_DAYS}.")
+    ref = get_player(player_id)
+    now = now_or_latest(now)
+    totals = sums(PlayerRound)
+    query = (
+        PlayerRound.select(
+            Round.session, GamingSession.started_at, totals["rounds"], stat_sql(stat, totals)
+        )
+        .join(Round, on=(PlayerRound.round == Round.id))
+        .join(GamingSession, on=(Round.session == GamingSession.id))
+        .where(
+            (PlayerRound.player == player_id)
+            & counted()
+            & (PlayerRound.ended_at >= now - timedelta(days=days))
+            & (PlayerRound.ended_at <= now)
+        )
+        .group_by(Round.session, GamingSession.started_at)
+        .order_by(GamingSession.started_at)
+    )
+    points = [
+        TrendPoint(session_id, started, started.date(), as_float(value), int(rounds))
+        for session_id, started, rounds, value in query.tuples()
+    ]
+    if not points:
+        raise NoData(
+            "{player} played no sessions in the last {days} days.", player=ref.name, days=days
+        )
+    xs = days_since([p.started_at for p in points])
+    fit = fit_trend(xs, [p.value for p in points], higher_is_better=definition.higher_is_better)
+    return TrendData(ref, definition.key, definition.label, days, points, fit)

@@ -14,7 +14,6 @@ from peewee import Database
 from commands.conftest import FakeRenderer, make_settings
 from conftest import real_files
 from discordkit import GUILD_ID, OWNER_ID, FakeDiscord
-from etbot import stats
 from etbot.bot import (
     EXIT_CONFIG,
     EXIT_LOGIN_FAILED,
@@ -25,12 +24,15 @@ from etbot.bot import (
 )
 from etbot.db import Db, open_database
 from etbot.models import Round
+from etbot.players import autocomplete_players
 
 
 def test_cog_modules_skip_helpers() -> None:
     names = cog_modules()
-    assert "etbot.commands.errors" in names and "etbot.commands.stats" in names
+    assert "etbot.commands.errors" in names and "etbot.commands.summary" in names
     assert not any(name.rsplit(".", 1)[1].startswith("_") for name in names)
+    helpers = {"etbot.commands.converters", "etbot.commands.formatting"}
+    assert not helpers & set(names)
 
 
 async def test_bot_wiring(bot: EtBot, renderer: FakeRenderer) -> None:
@@ -39,9 +41,18 @@ async def test_bot_wiring(bot: EtBot, renderer: FakeRenderer) -> None:
     assert bot.allowed_mentions is not None
     assert bot.allowed_mentions.to_dict() == {"parse": []}
     assert bot.resources.renderer is renderer
-    assert {c.qualified_name for c in bot.cogs.values()} >= {"ErrorHandler", "StatsCog"}
+    assert {c.qualified_name for c in bot.cogs.values()} >= {
+        "ErrorHandler",
+        "SummaryCog",
+        "LeaderboardCog",
+    }
     expected = {"stats", "leaderboard", "trend", "compare", "activity", "sessions", "link"}
     assert expected <= set(bot.all_slash_commands)
+
+
+async def test_owner_id_and_mentions(bot: EtBot) -> None:
+    assert bot.owner_id == OWNER_ID
+    assert bot.allowed_mentions is not None and not bot.allowed_mentions.everyone
 
 
 async def test_close_releases_everything(bot: EtBot, renderer: FakeRenderer) -> None:
@@ -95,7 +106,7 @@ async def test_ingest_paths_imports_and_invalidates(
         assert report.imported > 0 and len(cache) == 0
         again = await bot.ingest_paths(files)
         assert again.imported == 0 and again.duplicates == report.imported
-        assert stats.autocomplete_players("")  # the data is really there
+        assert autocomplete_players("")  # the data is really there
     finally:
         db._pool.shutdown(wait=True)
         database.close()
@@ -139,7 +150,7 @@ async def test_stats_dir_imported_at_start(tmp_path: Path, renderer: FakeRendere
         await _wait_for(lambda: bool(done))
         await bot.close()
     assert done == [[folder]]
-    assert stats.autocomplete_players("")
+    assert autocomplete_players("")
 
 
 async def test_new_round_in_stats_dir_is_imported_while_running(

@@ -28,11 +28,13 @@ from discordkit import (
     running_bot,
 )
 from discordkit import payloads as p
-from etbot import stats
 from etbot.bot import EtBot
 from etbot.config import Settings
 from etbot.db import Db, open_database
 from etbot.ingest import Importer
+from etbot.leaderboard import leaderboard
+from etbot.periods import parse_period
+from etbot.players import PlayerRef, get_player
 from etbot.render import PNG_SIGNATURE, find_browser, png_dimensions
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -88,10 +90,10 @@ async def final_message(server: FakeDiscord, payload: dict) -> RecordedRequest:
     )
 
 
-def busiest() -> stats.PlayerRef:
-    period = stats.parse_period("all", disnake.utils.utcnow())
-    row = stats.leaderboard("rounds", period, limit=1).rows[0]
-    return stats.get_player(row.player_id)
+def busiest() -> PlayerRef:
+    period = parse_period("all", disnake.utils.utcnow())
+    row = leaderboard("rounds", period, limit=1).rows[0]
+    return get_player(row.player_id)
 
 
 async def test_startup(live: tuple[FakeDiscord, EtBot]) -> None:
@@ -176,9 +178,9 @@ def chart_or_fallback(message: RecordedRequest, filename: str) -> None:
 
 async def test_compare_png(live: tuple[FakeDiscord, EtBot]) -> None:
     server, _ = live
-    period = stats.parse_period("all", disnake.utils.utcnow())
-    rows = stats.leaderboard("rounds", period, limit=2).rows
-    a, b = (stats.get_player(r.player_id) for r in rows)
+    period = parse_period("all", disnake.utils.utcnow())
+    rows = leaderboard("rounds", period, limit=2).rows
+    a, b = (get_player(r.player_id) for r in rows)
     payload = await command(
         server, "compare", p.option("player1", f"guid:{a.guid}"), p.option("player2", b.name)
     )

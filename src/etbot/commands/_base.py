@@ -1,9 +1,11 @@
-"""Shared pieces of the Discord layer: injected resources, the player option, embed helpers.
+"""Shared pieces of the Discord layer: injected resources, option builders, embed helpers.
 
-Cogs stay thin: they read options, call one :mod:`etbot.stats` function through
-:meth:`Resources.query` (off the event loop, cached) and turn the answer into an embed, a
-file or a view. Modules whose name starts with ``_`` are helpers, not cogs; the bot's
-loader skips them.
+Cogs stay thin: they read options (player options arrive converted, see
+:mod:`etbot.commands.converters`), call one domain function through :meth:`Resources.run`
+(off the event loop; declared cached queries are answered from the cache) and turn the
+answer into an embed, a file or a view. Modules without a ``setup`` hook (this one,
+:mod:`~etbot.commands.converters`, :mod:`~etbot.commands.formatting`) are helpers, not
+cogs; the bot's loader skips them.
 """
 
 from __future__ import annotations
@@ -11,35 +13,31 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from functools import partial
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
 
 import disnake
 from disnake.ext import commands
-from disnake.interactions import ApplicationCommandInteraction, Interaction
+from disnake.interactions import ApplicationCommandInteraction
 
-from etbot import stats
 from etbot.cache import QueryCache
 from etbot.config import Settings
 from etbot.db import Db
+from etbot.periods import PERIODS, Period, parse_period
 from etbot.render import ChartRenderer, RenderError
+from etbot.statdefs import STATS
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: Embed colours (Discord's palette).
 COLOUR_INFO = disnake.Colour(0x5865F2)
 COLOUR_ERROR = disnake.Colour(0xED4245)
 COLOUR_OK = disnake.Colour(0x57F287)
-
-#: Discord limits for autocomplete answers.
-MAX_CHOICES = 25
-MAX_CHOICE_LENGTH = 100
 
 #: Chart image size in CSS pixels (rendered at scale 1).
 CHART_WIDTH = 1000
@@ -55,28 +53,31 @@ class Resources:
     cache: QueryCache
     renderer: ChartRenderer
 
-    async def query(self, key: Hashable, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in a DB thread; answers are cached under ``key`` for the TTL.
-
-        ``key`` must describe the call completely (function name and every argument).
-        """
-        return await self.db.run(self.cache.get_or_compute, key, partial(fn, *args))
-
-    async def uncached(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(*args, **kwargs)`` in a DB thread, uncached (writes, per-user lookups)."""
-        return await self.db.run(fn, *args, **kwargs)
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` in a DB thread. Queries declared with
+        :func:`etbot.cache.cached_query` are answered from the cache (the key is derived
+        from the call); everything else (writes, per-member lookups) always runs."""
+        return await self.db.run(self.cache.call, fn, *args, **kwargs)
 
     def local_now(self) -> datetime:
         """The current time in the server's timezone (aware)."""
         return datetime.now(self.settings.tz)
 
-    def period(self, value: str) -> stats.Period:
+    def window_end(self) -> datetime:
+        """The end of a "last N days / weeks" window: now in the server's timezone, rounded
+        up to the next whole minute, so that the calls of one minute share a cache entry
+        and no round that has ended is left out."""
+        now = self.local_now()
+        start_of_minute = now.replace(second=0, microsecond=0)
+        return start_of_minute if now == start_of_minute else start_of_minute + timedelta(minutes=1)
+
+    def period(self, value: str) -> Period:
         """Parse a period option; "last 7 days" counts server-local calendar days.
 
         Raises:
-            stats.BadOption: unknown period value.
+            etbot.errors.BadOption: unknown period value.
         """
-        return stats.parse_period(value, self.local_now())
+        return parse_period(value, self.local_now())
 
     async def render_png(self, fig: Any) -> bytes:
         """Render a plotly figure on the bot's one warm browser.
@@ -138,121 +139,35 @@ def get_resources(bot: commands.InteractionBot) -> Resources:
     return res
 
 
-# --------------------------------------------------------------------------- player option
-
-
-#: A Discord user mention, as the client inserts it when someone types @member.
-MEMBER_MENTION = re.compile(r"<@!?(\d{15,21})>")
-
-
-def clip(text: str, limit: int = MAX_CHOICE_LENGTH) -> str:
-    """``text`` cut to ``limit`` characters (with an ellipsis when cut)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-async def autocomplete_player(cog: BaseCog, inter: Interaction, value: str) -> Any:
-    """Autocomplete for every player option: a prefix query, at most 25 choices.
-
-    Never raises: Discord shows "loading options failed" for errors, so a failure is logged
-    and answered with no choices.
-    """
-    text = (value or "").strip()[:64]
-    try:
-        found = await cog.res.query(("autocomplete_players", text.lower()), _choices, text)
-    except Exception:
-        log.exception("player autocomplete failed for %r", text)
-        return []
-    return [disnake.OptionChoice(clip(c.label), clip(c.value)) for c in found[:MAX_CHOICES]]
-
-
-def _choices(text: str) -> list[stats.PlayerChoice]:
-    return list(stats.autocomplete_players(text, limit=MAX_CHOICES))
-
-
-def player_param(description: str = "Player name, GUID or @member", **kwargs: Any) -> Any:
-    """A string option with player autocomplete (use as a default value in a command)."""
-    return commands.Param(
-        description=description, autocomplete=autocomplete_player, max_length=100, **kwargs
-    )
-
-
-def optional_player_param(
-    description: str = "Player name, GUID or @member (default: you)",
-) -> Any:
-    return player_param(description, default=None)
+# --------------------------------------------------------------------------- options
 
 
 def period_param(default: str = "all") -> Any:
-    """The period option, choices from :data:`etbot.stats.PERIODS`."""
+    """The period option, choices from :data:`etbot.periods.PERIODS`."""
     return commands.Param(
         default=default,
         description="Time range",
-        choices=[disnake.OptionChoice(label, value) for value, label in stats.PERIODS.items()],
+        choices=[disnake.OptionChoice(label, value) for value, label in PERIODS.items()],
     )
 
 
 def stat_param(description: str = "Which statistic", **kwargs: Any) -> Any:
-    """The stat option, choices from :data:`etbot.stats.STATS`."""
+    """The stat option, choices from :data:`etbot.statdefs.STATS`."""
     return commands.Param(
         description=description,
-        choices=[disnake.OptionChoice(d.label, key) for key, d in stats.STATS.items()],
+        choices=[disnake.OptionChoice(d.label, key) for key, d in STATS.items()],
         **kwargs,
     )
 
 
-async def resolve_player(res: Resources, value: str) -> stats.PlayerRef:
-    """Turn an option value (autocomplete choice or typed text) into a player.
-
-    Raises:
-        stats.UnknownPlayer / stats.AmbiguousPlayer: shown to the user by the error cog.
-    """
-    text = value.strip()
-    mention = MEMBER_MENTION.fullmatch(text)
-    if mention is not None:  # "@member" typed into a player option: their linked profile
-        linked = await res.uncached(stats.player_for_discord, int(mention[1]))
-        if linked is None:
-            raise stats.UserError(
-                "That member has not linked a game profile yet (they can use `/link`)."
-            )
-        return linked
-    return await res.uncached(stats.resolve_player, text)
-
-
-async def player_or_linked(
-    res: Resources, value: str | None, user: disnake.abc.User
-) -> stats.PlayerRef:
-    """The player named in an option, or the player linked to ``user`` when it is empty.
-
-    Raises:
-        stats.UserError: nothing given and no link yet ("link first with /link").
-    """
-    if value and value.strip():
-        return await resolve_player(res, value)
-    linked = await res.uncached(stats.player_for_discord, user.id)
-    if linked is None:
-        raise stats.UserError(
-            "You have not linked your game profile yet. Link it first with `/link player:<name>`, "
-            "or pass a `player`."
-        )
-    return linked
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def fmt_stat(key: str, value: float | None) -> str:
-    """Format ``value`` with the stat's own formatter (:attr:`etbot.stats.StatDef.fmt`)."""
-    if value is None:
-        return "–"
-    definition = stats.STATS.get(key)
-    if definition is None:
-        return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
-    return definition.fmt(value)
+# --------------------------------------------------------------------------- embeds
 
 
 def png_file(data: bytes, name: str) -> disnake.File:
+    """A PNG attachment."""
     return disnake.File(io.BytesIO(data), filename=name)
 
 
 def error_embed(message: str, title: str = "Sorry") -> disnake.Embed:
+    """The red embed of the error path."""
     return disnake.Embed(title=title, description=message, colour=COLOUR_ERROR)

@@ -1,26 +1,24 @@
-"""/activity: when a player (or the whole server) plays, as a weekday × hour heatmap."""
+"""/activity: when a player (or the whole server) plays, as a weekday × hour heatmap
+(domain: :mod:`etbot.activity`)."""
 
 from __future__ import annotations
-
-import logging
 
 import disnake
 import plotly.graph_objects as go
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from etbot import charts, stats
+from etbot import activity, charts
 from etbot.commands._base import (
     COLOUR_INFO,
     BaseCog,
     chart_cooldown,
     get_resources,
-    optional_player_param,
     reply_with_chart,
-    resolve_player,
 )
-
-log = logging.getLogger(__name__)
+from etbot.commands.converters import optional_player_param
+from etbot.commands.formatting import escape
+from etbot.players import PlayerRef
 
 DEFAULT_WEEKS = 12
 BUSIEST_SHOWN = 3
@@ -28,9 +26,14 @@ BUSIEST_SHOWN = 3
 
 def busiest_slots(counts: list[list[int]], top: int = BUSIEST_SHOWN) -> list[tuple[int, int, int]]:
     """The ``top`` busiest (weekday, hour, rounds) cells, busiest first; empty cells never."""
-    cells = [(n, wd, hr) for wd, row in enumerate(counts) for hr, n in enumerate(row) if n > 0]
-    cells.sort(key=lambda c: (-c[0], c[1], c[2]))
-    return [(wd, hr, n) for n, wd, hr in cells[:top]]
+    cells = [
+        (weekday, hour, rounds)
+        for weekday, row in enumerate(counts)
+        for hour, rounds in enumerate(row)
+        if rounds > 0
+    ]
+    cells.sort(key=lambda cell: (-cell[2], cell[0], cell[1]))  # most rounds, then earliest
+    return cells[:top]
 
 
 def activity_summary(counts: list[list[int]], timezone: str) -> str:
@@ -45,6 +48,7 @@ def activity_summary(counts: list[list[int]], timezone: str) -> str:
 
 
 def heatmap_chart(counts: list[list[int]], title: str, timezone: str) -> go.Figure:
+    """The weekday × hour heatmap figure."""
     return charts.heatmap_figure(counts, title, timezone)
 
 
@@ -53,26 +57,23 @@ class ActivityCog(BaseCog):
 
     @commands.slash_command(name="activity", description="When people play: weekday × hour heatmap")
     @chart_cooldown
-    async def activity(
+    async def activity_command(
         self,
         inter: ApplicationCommandInteraction,
-        player: str | None = optional_player_param("Player (default: the whole server)"),
+        player: PlayerRef | None = optional_player_param("Player (default: the whole server)"),
         weeks: int = commands.Param(
             default=DEFAULT_WEEKS, ge=1, le=520, description="How many weeks back (1-520)"
         ),
     ) -> None:
-        ref = await resolve_player(self.res, player) if player and player.strip() else None
         await inter.response.defer()
-        player_id = ref.id if ref else None
+        player_id = player.id if player else None
         # Windows end now (server time), like the periods of /stats and /leaderboard.
-        counts = await self.res.query(
-            ("activity", player_id, weeks), stats.activity, player_id, weeks, self.res.local_now()
-        )
+        counts = await self.res.run(activity.activity, player_id, weeks, self.res.window_end())
         timezone = self.res.settings.server_timezone
-        who = ref.name if ref else "Server"
+        who = player.name if player else "Server"
         title = f"{who} · activity over {weeks} week{'s' if weeks != 1 else ''}"
         embed = disnake.Embed(
-            title=disnake.utils.escape_markdown(title),
+            title=escape(title),
             description=activity_summary(counts, timezone),
             colour=COLOUR_INFO,
         )

@@ -1,28 +1,35 @@
-"""/compare: two to four players on a radar chart (community percentiles) + raw numbers."""
+"""/compare: two to four players on a radar chart (community percentiles) + raw numbers
+(domain: :mod:`etbot.compare`)."""
 
 from __future__ import annotations
-
-import logging
 
 import disnake
 import plotly.graph_objects as go
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from etbot import charts, stats
+from etbot import charts, compare
 from etbot.commands._base import (
     COLOUR_INFO,
     BaseCog,
     chart_cooldown,
-    clip,
     get_resources,
     period_param,
-    player_param,
     reply_with_chart,
-    resolve_player,
 )
+from etbot.commands.converters import (
+    optional_player_param,
+    player_param,
+    to_optional_player,
+)
+from etbot.commands.formatting import clip, escape
+from etbot.errors import BadOption
+from etbot.players import PlayerRef
+from etbot.statdefs import COMMUNITY_MIN_ROUNDS
 
-log = logging.getLogger(__name__)
+#: Discord limits: characters of an embed title and of a field name.
+TITLE_MAX = 256
+FIELD_NAME_MAX = 256
 
 
 def fmt_raw(unit: str, value: float) -> str:
@@ -34,13 +41,14 @@ def fmt_raw(unit: str, value: float) -> str:
     return f"{value:.2f}"
 
 
-def compare_embed(data: stats.CompareData) -> disnake.Embed:
+def compare_embed(data: compare.CompareData) -> disnake.Embed:
     """One inline field per player with the raw numbers (and percentiles) behind the radar."""
+    names = " vs ".join(escape(p.player.name) for p in data.players)
     embed = disnake.Embed(
-        title=clip("Comparison · " + " vs ".join(p.player.name for p in data.players), 256),
+        title=clip("Comparison · " + names, TITLE_MAX),
         description=(
             f"{data.period} · radar axes are percentiles among the {data.community_size} "
-            f"players with at least {stats.COMMUNITY_MIN_ROUNDS} rounds"
+            f"players with at least {COMMUNITY_MIN_ROUNDS} rounds"
         ),
         colour=COLOUR_INFO,
     )
@@ -48,11 +56,12 @@ def compare_embed(data: stats.CompareData) -> disnake.Embed:
         lines = [f"Rounds: {player.rounds:,}"]
         for unit, raw, pct in zip(data.units, player.raw, player.percentiles, strict=True):
             lines.append(f"{unit}: **{fmt_raw(unit, raw)}** (p{pct:.0f})")
-        embed.add_field(disnake.utils.escape_markdown(player.player.name)[:256], "\n".join(lines))
+        embed.add_field(escape(player.player.name)[:FIELD_NAME_MAX], "\n".join(lines))
     return embed
 
 
-def radar_chart(data: stats.CompareData) -> go.Figure:
+def radar_chart(data: compare.CompareData) -> go.Figure:
+    """The radar figure: one series of percentiles per player."""
     series = [charts.RadarSeries(p.player.name, p.percentiles) for p in data.players]
     return charts.radar_figure(series, data.axes, f"Player comparison · {data.period}")
 
@@ -62,23 +71,24 @@ class CompareCog(BaseCog):
 
     @commands.slash_command(name="compare", description="Compare 2-4 players on a radar chart")
     @chart_cooldown
-    async def compare(
+    async def compare_command(
         self,
         inter: ApplicationCommandInteraction,
-        player1: str = player_param("First player"),
-        player2: str = player_param("Second player"),
-        player3: str | None = player_param("Third player (optional)", default=None),
-        player4: str | None = player_param("Fourth player (optional)", default=None),
+        # Blank text in any player option leaves that player out (the domain then asks for
+        # at least one player).
+        player1: PlayerRef | None = player_param("First player", converter=to_optional_player),
+        player2: PlayerRef | None = player_param("Second player", converter=to_optional_player),
+        player3: PlayerRef | None = optional_player_param("Third player (optional)"),
+        player4: PlayerRef | None = optional_player_param("Fourth player (optional)"),
         period: str = period_param(),
     ) -> None:
-        values = [v for v in (player1, player2, player3, player4) if v and v.strip()]
-        refs = [await resolve_player(self.res, value) for value in values]
+        refs = [ref for ref in (player1, player2, player3, player4) if ref is not None]
         if len({ref.id for ref in refs}) != len(refs):
-            raise stats.BadOption("Pick different players: each one may appear only once.")
+            raise BadOption("Pick different players: each one may appear only once.")
         window = self.res.period(period)
         await inter.response.defer()
-        ids = [ref.id for ref in refs]
-        data = await self.res.query(("compare", tuple(ids), period), stats.compare, ids, window)
+        ids = tuple(ref.id for ref in refs)
+        data = await self.res.run(compare.compare, ids, window)
         png = await self.res.try_render(radar_chart, data)
         await reply_with_chart(
             inter,

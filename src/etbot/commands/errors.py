@@ -1,7 +1,8 @@
 """The one error path of the bot.
 
-* :class:`etbot.stats.UserError` (unknown player, no data, bad option…) → a red, ephemeral
-  embed with the friendly message.
+* :class:`etbot.errors.UserError` (unknown player, no data, bad option…), also when a
+  converter raised it → a red, ephemeral embed with the friendly message, its fields
+  escaped for Discord (:func:`etbot.commands.formatting.error_text`).
 * Permission / check failures → a red ephemeral embed saying what is missing.
 * Anything else → logged with a short reference id; the user sees
   "Something went wrong (ref abc12345)", never a traceback.
@@ -19,8 +20,9 @@ import disnake
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction, Interaction, MessageInteraction
 
-from etbot import stats
 from etbot.commands._base import error_embed
+from etbot.commands.formatting import error_text
+from etbot.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ _PERMISSION_NAMES = {
 
 
 def permission_name(name: str) -> str:
+    """A permission as the Discord client names it (``manage_guild`` → Manage Server)."""
     return _PERMISSION_NAMES.get(name, name.replace("_", " ").title())
 
 
@@ -43,16 +46,20 @@ def new_reference() -> str:
 
 
 def unwrap(error: BaseException) -> BaseException:
-    """The exception a command raised, without disnake's ``CommandInvokeError`` wrapper."""
-    while isinstance(error, commands.CommandInvokeError) and error.original is not None:
+    """The exception a command or an option converter raised, without disnake's
+    ``CommandInvokeError`` / ``ConversionError`` wrapper."""
+    while (
+        isinstance(error, commands.CommandInvokeError | commands.ConversionError)
+        and error.original is not None
+    ):
         error = error.original
     return error
 
 
 def describe(error: BaseException) -> tuple[disnake.Embed, str | None]:
     """The embed the user sees for ``error`` and, for unexpected errors, its reference id."""
-    if isinstance(error, stats.UserError):
-        return error_embed(str(error) or "That did not work."), None
+    if isinstance(error, UserError):
+        return error_embed(error_text(error) or "That did not work."), None
     if isinstance(error, commands.MissingPermissions):
         perms = ", ".join(permission_name(p) for p in error.missing_permissions)
         return error_embed(f"You need the **{perms}** permission for that."), None

@@ -1,8 +1,8 @@
-"""/sessions: the latest gaming sessions, the weekly pattern and when the next one is due."""
+"""/sessions: the latest gaming sessions, the weekly pattern and when the next one is due
+(domain: :mod:`etbot.sessions`)."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,13 +10,15 @@ import disnake
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from etbot import charts, stats
+from etbot import charts, sessions
 from etbot.commands._base import COLOUR_INFO, BaseCog, get_resources
-
-log = logging.getLogger(__name__)
+from etbot.commands.formatting import duration, escape
 
 SESSIONS_SHOWN = 5
 MAPS_SHOWN = 6
+#: Discord limits: characters of a field name and of a field value.
+FIELD_NAME_MAX = 256
+FIELD_MAX = 1024
 
 
 def unix(local: datetime, zone: ZoneInfo) -> int:
@@ -25,35 +27,29 @@ def unix(local: datetime, zone: ZoneInfo) -> int:
     return int(aware.timestamp())
 
 
-def fmt_length(seconds: float) -> str:
-    minutes = max(0, round(seconds / 60))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
-
-
-def session_field(session: stats.SessionInfo, zone: ZoneInfo) -> tuple[str, str]:
+def session_field(session: sessions.SessionInfo, zone: ZoneInfo) -> tuple[str, str]:
     """(field name, value) describing one session; times as Discord timestamps, so every
     reader sees them in their own timezone."""
     start = unix(session.started_at, zone)
-    name = f"{session.started_at:%a %d %b %Y} · {session.server}"[:256]
+    name = f"{session.started_at:%a %d %b %Y} · {escape(session.server)}"[:FIELD_NAME_MAX]
     maps = session.maps[:MAPS_SHOWN]
     more = f" +{len(session.maps) - len(maps)}" if len(session.maps) > len(maps) else ""
     lines = [
-        f"<t:{start}:f> · {fmt_length(session.duration.total_seconds())} · "
+        f"<t:{start}:f> · {duration(session.duration.total_seconds())} · "
         f"{session.round_count} rounds · {session.player_count} players",
-        "Maps: " + (disnake.utils.escape_markdown(", ".join(maps)) + more if maps else "–"),
+        "Maps: " + (escape(", ".join(maps)) + more if maps else "–"),
     ]
     if session.top_fragger:
-        top = disnake.utils.escape_markdown(session.top_fragger)
+        top = escape(session.top_fragger)
         lines.append(f"Top fragger: **{top}** ({session.top_fragger_kills} kills)")
-    return name, "\n".join(lines)[:1024]
+    return name, "\n".join(lines)[:FIELD_MAX]
 
 
-def pattern_text(pattern: stats.WeeklyPattern) -> str:
+def pattern_text(pattern: sessions.WeeklyPattern) -> str:
     """Usual session starts (server time) and the next expected one."""
     if not pattern.slots:
         return (
-            f"No regular pattern in the last {stats.PATTERN_WEEKS} weeks "
+            f"No regular pattern in the last {sessions.PATTERN_WEEKS} weeks "
             f"({pattern.sessions} sessions)."
         )
     usual = ", ".join(
@@ -67,10 +63,11 @@ def pattern_text(pattern: stats.WeeklyPattern) -> str:
 
 
 def sessions_embed(
-    sessions: list[stats.SessionInfo], pattern: stats.WeeklyPattern, zone: ZoneInfo
+    recent: list[sessions.SessionInfo], pattern: sessions.WeeklyPattern, zone: ZoneInfo
 ) -> disnake.Embed:
+    """The /sessions embed: one field per recent session, then the weekly pattern."""
     embed = disnake.Embed(title="Recent sessions", colour=COLOUR_INFO)
-    for session in sessions:
+    for session in recent:
         name, value = session_field(session, zone)
         embed.add_field(name, value, inline=False)
     embed.add_field("Weekly pattern", pattern_text(pattern), inline=False)
@@ -83,14 +80,12 @@ class SessionsCog(BaseCog):
     @commands.slash_command(
         name="sessions", description="Recent gaming sessions and when the next one is due"
     )
-    async def sessions(self, inter: ApplicationCommandInteraction) -> None:
+    async def sessions_command(self, inter: ApplicationCommandInteraction) -> None:
         await inter.response.defer()
-        recent = await self.res.query(
-            ("recent_sessions", SESSIONS_SHOWN), stats.recent_sessions, SESSIONS_SHOWN
-        )
+        recent = await self.res.run(sessions.recent_sessions, SESSIONS_SHOWN)
         tz = self.res.settings.server_timezone
-        # Not cached: "next session" depends on the current minute.
-        pattern = await self.res.uncached(stats.weekly_pattern, tz, disnake.utils.utcnow())
+        # weekly_pattern is not a cached query: "next session" depends on the current minute.
+        pattern = await self.res.run(sessions.weekly_pattern, tz, disnake.utils.utcnow())
         await inter.edit_original_response(
             embed=sessions_embed(recent, pattern, self.res.settings.tz)
         )

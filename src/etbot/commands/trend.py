@@ -1,29 +1,25 @@
-"""/trend: one stat per gaming session, with a fitted trend line and a one-line verdict."""
+"""/trend: one stat per gaming session, with a fitted trend line and a one-line verdict
+(domain: :mod:`etbot.trend`)."""
 
 from __future__ import annotations
-
-import logging
 
 import disnake
 import plotly.graph_objects as go
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from etbot import charts, stats
+from etbot import charts, trend
 from etbot.commands._base import (
     COLOUR_INFO,
     BaseCog,
     chart_cooldown,
-    fmt_stat,
     get_resources,
-    player_param,
     reply_with_chart,
-    resolve_player,
     stat_param,
 )
-from etbot.trend import MIN_POINTS
-
-log = logging.getLogger(__name__)
+from etbot.commands.converters import player_param
+from etbot.commands.formatting import escape, fmt_stat
+from etbot.players import PlayerRef
 
 DEFAULT_DAYS = 90
 #: Sessions listed in the text answer when no chart can be rendered.
@@ -32,14 +28,14 @@ FALLBACK_POINTS = 12
 _ARROWS = {"improving": "📈", "declining": "📉", "stable": "➖", "not enough data": "❔"}
 
 
-def verdict_line(data: stats.TrendData) -> str:
+def verdict_line(data: trend.TrendData) -> str:
     """One sentence saying whether the player is improving, declining or stable."""
     fit = data.fit
     arrow = _ARROWS.get(fit.verdict, "")
     if fit.verdict == "not enough data":
         return (
-            f"{arrow} Not enough sessions for a trend yet: {fit.n} of at least {MIN_POINTS} "
-            f"in the last {data.days} days."
+            f"{arrow} Not enough sessions for a trend yet: {fit.n} of at least "
+            f"{trend.MIN_POINTS} in the last {data.days} days."
         )
     change = (
         f"{fit.relative_change:+.0%} over the period, " if fit.relative_change is not None else ""
@@ -51,7 +47,7 @@ def verdict_line(data: stats.TrendData) -> str:
     )
 
 
-def trend_chart(data: stats.TrendData) -> go.Figure:
+def trend_chart(data: trend.TrendData) -> go.Figure:
     """The line chart of :func:`etbot.charts.trend_figure` for one trend answer."""
     return charts.trend_figure(
         [point.started_at for point in data.points],
@@ -62,7 +58,7 @@ def trend_chart(data: stats.TrendData) -> go.Figure:
     )
 
 
-def fallback_text(data: stats.TrendData) -> str:
+def fallback_text(data: trend.TrendData) -> str:
     """The latest sessions as text, for when no chart can be rendered."""
     latest = data.points[-FALLBACK_POINTS:]
     lines = [f"{p.day:%Y-%m-%d}: {fmt_stat(data.stat, p.value)}" for p in latest]
@@ -74,24 +70,20 @@ class TrendCog(BaseCog):
 
     @commands.slash_command(name="trend", description="A player's stat per session, with trend")
     @chart_cooldown
-    async def trend(
+    async def trend_command(
         self,
         inter: ApplicationCommandInteraction,
-        player: str = player_param(),
+        player: PlayerRef = player_param(),
         stat: str = stat_param(),
         days: int = commands.Param(
             default=DEFAULT_DAYS, ge=7, le=3650, description="How many days back (7-3650)"
         ),
     ) -> None:
-        ref = await resolve_player(self.res, player)
         await inter.response.defer()
         # Windows end now (server time), like the periods of /stats and /leaderboard.
-        now = self.res.local_now()
-        data = await self.res.query(
-            ("trend", ref.id, stat, days), stats.trend, ref.id, stat, days, now
-        )
+        data = await self.res.run(trend.trend, player.id, stat, days, self.res.window_end())
         embed = disnake.Embed(
-            title=f"{disnake.utils.escape_markdown(ref.name)} · {data.label} trend",
+            title=f"{escape(player.name)} · {data.label} trend",
             description=verdict_line(data),
             colour=COLOUR_INFO,
         )

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import disnake
 
-from discordkit import INTERACTION_CALLBACK, OWNER_ID, PLAYER_ID, DiscordRecorder
+from commands.helpers import ALL
+from discordkit import (
+    INTERACTION_CALLBACK,
+    OWNER_ID,
+    PLAYER_ID,
+    DiscordRecorder,
+)
 from discordkit import payloads as p
-from etbot import stats
+from etbot.leaderboard import leaderboard
+from etbot.players import (
+    PlayerRef,
+    get_player,
+    link_discord,
+    player_for_discord,
+)
 
-ALL = stats.parse_period("all", datetime(2030, 1, 1))
 
-
-def two_players() -> tuple[stats.PlayerRef, stats.PlayerRef]:
-    rows = stats.leaderboard("rounds", ALL, limit=2).rows
-    return stats.get_player(rows[0].player_id), stats.get_player(rows[1].player_id)
+def two_players() -> tuple[PlayerRef, PlayerRef]:
+    rows = leaderboard("rounds", ALL, limit=2).rows
+    return get_player(rows[0].player_id), get_player(rows[1].player_id)
 
 
 async def test_link_self(rec: DiscordRecorder) -> None:
@@ -24,25 +32,25 @@ async def test_link_self(rec: DiscordRecorder) -> None:
     [reply] = rec.by_route(INTERACTION_CALLBACK)
     assert reply.ephemeral and reply.embeds[0]["title"] == "Linked"
     assert ref.guid in reply.embeds[0]["description"]
-    assert stats.player_for_discord(PLAYER_ID) == ref
+    assert player_for_discord(PLAYER_ID) == ref
 
 
 async def test_link_taken_guid_is_refused(rec: DiscordRecorder) -> None:
     ref, _ = two_players()
-    stats.link_discord(OWNER_ID, ref.id)
+    link_discord(OWNER_ID, ref.id)
     payload = p.slash_command("link", [p.option("player", f"guid:{ref.guid}")])
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
     assert reply.ephemeral and "already linked" in reply.embeds[0]["description"]
-    assert stats.player_for_discord(PLAYER_ID) is None
+    assert player_for_discord(PLAYER_ID) is None
 
 
 async def test_unlink(rec: DiscordRecorder) -> None:
     ref, _ = two_players()
-    stats.link_discord(PLAYER_ID, ref.id)
+    link_discord(PLAYER_ID, ref.id)
     await rec.invoke_slash(p.slash_command("unlink"))
     assert rec.requests[-1].content == "Your link was removed."
-    assert stats.player_for_discord(PLAYER_ID) is None
+    assert player_for_discord(PLAYER_ID) is None
 
 
 async def test_link_member_is_gated(rec: DiscordRecorder) -> None:
@@ -56,12 +64,12 @@ async def test_link_member_is_gated(rec: DiscordRecorder) -> None:
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
     assert reply.ephemeral and "Manage Server" in reply.embeds[0]["description"]
-    assert stats.player_for_discord(OWNER_ID) is None
+    assert player_for_discord(OWNER_ID) is None
 
 
 async def test_link_member_by_admin_moves_link(rec: DiscordRecorder) -> None:
     ref, _ = two_players()
-    stats.link_discord(OWNER_ID, ref.id)  # taken by someone else: an admin may move it
+    link_discord(OWNER_ID, ref.id)  # taken by someone else: an admin may move it
     manager = disnake.Permissions(manage_guild=True, send_messages=True).value
     member = p.user_option("member", rec.world.player, world=rec.world)
     payload = p.slash_command(
@@ -74,5 +82,5 @@ async def test_link_member_by_admin_moves_link(rec: DiscordRecorder) -> None:
     [reply] = rec.by_route(INTERACTION_CALLBACK)
     assert reply.ephemeral and reply.embeds[0]["title"] == "Linked"
     assert reply.json["data"]["allowed_mentions"]["parse"] == []
-    assert stats.player_for_discord(PLAYER_ID) == ref
-    assert stats.player_for_discord(OWNER_ID) is None
+    assert player_for_discord(PLAYER_ID) == ref
+    assert player_for_discord(OWNER_ID) is None
