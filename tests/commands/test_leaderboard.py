@@ -125,3 +125,17 @@ async def test_options_are_validated(bot: EtBot) -> None:
     assert options["stat"].required and not options["period"].required
     player = {o.name: o for o in bot.get_slash_command("stats").body.options}["player"]
     assert player.autocomplete and not player.required
+
+
+async def test_pages_are_cached_per_page(rec: DiscordRecorder, bot: EtBot) -> None:
+    cache = bot.resources.cache
+    message = await _leaderboard_message(rec)
+    assert (cache.hits, cache.misses) == (0, 1)
+    for position in (2, 0):  # Next, then Previous: page 2 is new, page 1 is cached
+        button = message["components"][0]["components"][position]["custom_id"]
+        click = p.button_click(button, message=message)
+        await rec.dispatch(click)
+        reply = await rec.wait_for_response(click)
+        message = {**message, **reply.json["data"]}
+    assert (cache.hits, cache.misses, len(cache)) == (1, 2, 2)
+    assert message["embeds"][0]["footer"]["text"].startswith("Page 1 of")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.helpers import ALL, fields, top_player
+from commands.helpers import ALL, fields, guid, ranked, top_player
 from discordkit import (
     INTERACTION_CALLBACK,
     ORIGINAL_EDIT,
@@ -10,7 +10,8 @@ from discordkit import (
     DiscordRecorder,
 )
 from discordkit import payloads as p
-from etbot.commands.formatting import fmt_stat
+from etbot.bot import EtBot
+from etbot.commands.formatting import escape, fmt_stat
 from etbot.players import (
     get_player,
     link_discord,
@@ -64,3 +65,14 @@ async def test_stats_without_player_uses_link(rec: DiscordRecorder) -> None:
     await rec.invoke_slash(p.slash_command("stats"))
     [edit] = rec.by_route(ORIGINAL_EDIT)
     assert edit.embeds[0]["title"] == row.name
+
+
+async def test_cards_are_cached_per_player(rec: DiscordRecorder, bot: EtBot) -> None:
+    cache = bot.resources.cache
+    first, second = ranked(n=2)
+    for ref in (first, first, second):
+        await rec.invoke_slash(p.slash_command("stats", [p.option("player", guid(ref))]))
+    # The second /stats of the same player is a hit; another player is another entry.
+    assert (cache.hits, cache.misses, len(cache)) == (1, 2, 2)
+    titles = [r.embeds[0]["title"] for r in rec.by_route(ORIGINAL_EDIT)]
+    assert titles == [escape(first.name), escape(first.name), escape(second.name)]
