@@ -17,39 +17,65 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 TEAMS = {1: "axis", 2: "allies", 3: "spectator"}
 
-#: Required columns first (their names are a contract), then extras.
-ROUND_COLUMNS = (
-    "source_file",
-    "map",
-    "round_no",
-    "orphan",
-    "guid",
-    "name",
-    "team",
-    "kills",
-    "deaths",
-    "damage_given",
-    "damage_received",
-    "team_damage_given",
-    "gibs",
-    "headshot_kills",
-    "revives_given",
-    "times_revived",
-    "time_played_seconds",
-    "ended_at",
-    "server",
-    "hits",
-    "shots",
-    "headshots",
-    "kill_assists",
-    "xp",
-    "dynamites_planted",
-    "dynamites_defused",
-    "repairs",
-    "self_kills",
-    "team_kills",
-    "reset",
-)
+#: Every column and the field it comes from: required columns first (their names are a
+#: contract), then extras.
+_SOURCES: dict[str, Any] = {
+    "source_file": Round.file_name,
+    "map": Round.map,
+    "round_no": Round.round_no,
+    "orphan": Round.orphan,
+    "guid": Player.guid,
+    "name": PlayerRound.name,
+    "team": PlayerRound.team,
+    "kills": PlayerRound.kills,
+    "deaths": PlayerRound.deaths,
+    "damage_given": PlayerRound.damage_given,
+    "damage_received": PlayerRound.damage_received,
+    "team_damage_given": PlayerRound.team_damage_given,
+    "gibs": PlayerRound.gibs,
+    "headshot_kills": PlayerRound.headshot_kills,
+    "revives_given": PlayerRound.revives_given,
+    "times_revived": PlayerRound.times_revived,
+    "time_played_seconds": PlayerRound.time_played_s,
+    "ended_at": Round.ended_at,
+    "server": Server.clean_name,
+    "hits": PlayerRound.hits,
+    "shots": PlayerRound.shots,
+    "headshots": PlayerRound.headshots,
+    "kill_assists": PlayerRound.kill_assists,
+    "xp": PlayerRound.xp,
+    "dynamites_planted": PlayerRound.dynamites_planted,
+    "dynamites_defused": PlayerRound.dynamites_defused,
+    "repairs": PlayerRound.repairs,
+    "self_kills": PlayerRound.self_kills,
+    "team_kills": PlayerRound.team_kills,
+    "reset": PlayerRound.reset,
+}
+ROUND_COLUMNS = tuple(_SOURCES)
+
+
+def _flag(value: Any) -> int:
+    return int(bool(value))
+
+
+def _team(value: Any) -> str:
+    return TEAMS.get(value, str(value))
+
+
+def _timestamp(value: Any) -> str:
+    return value.isoformat(sep=" ") if value is not None else ""
+
+
+#: Columns shown differently from their stored value, by position in :data:`ROUND_COLUMNS`.
+_CONVERTED = [
+    (ROUND_COLUMNS.index(name), convert)
+    for name, convert in (
+        ("orphan", _flag),
+        ("team", _team),
+        ("ended_at", _timestamp),
+        ("reset", _flag),
+    )
+]
 
 
 def safe_cell(value: Any) -> Any:
@@ -62,38 +88,7 @@ def safe_cell(value: Any) -> Any:
 def round_rows() -> Iterator[tuple[Any, ...]]:
     """One row per player per round (round 2 rows hold round-2-only values)."""
     query = (
-        PlayerRound.select(
-            Round.file_name,
-            Round.map,
-            Round.round_no,
-            Round.orphan,
-            Player.guid,
-            PlayerRound.name,
-            PlayerRound.team,
-            PlayerRound.kills,
-            PlayerRound.deaths,
-            PlayerRound.damage_given,
-            PlayerRound.damage_received,
-            PlayerRound.team_damage_given,
-            PlayerRound.gibs,
-            PlayerRound.headshot_kills,
-            PlayerRound.revives_given,
-            PlayerRound.times_revived,
-            PlayerRound.time_played_s,
-            Round.ended_at,
-            Server.clean_name,
-            PlayerRound.hits,
-            PlayerRound.shots,
-            PlayerRound.headshots,
-            PlayerRound.kill_assists,
-            PlayerRound.xp,
-            PlayerRound.dynamites_planted,
-            PlayerRound.dynamites_defused,
-            PlayerRound.repairs,
-            PlayerRound.self_kills,
-            PlayerRound.team_kills,
-            PlayerRound.reset,
-        )
+        PlayerRound.select(*_SOURCES.values())
         .join(Round)
         .join(Server)
         .switch(PlayerRound)
@@ -103,10 +98,8 @@ def round_rows() -> Iterator[tuple[Any, ...]]:
     )
     for row in query.iterator():
         out = list(row)
-        out[3] = int(bool(out[3]))  # orphan 0/1
-        out[6] = TEAMS.get(out[6], str(out[6]))
-        out[17] = out[17].isoformat(sep=" ") if out[17] is not None else ""
-        out[29] = int(bool(out[29]))
+        for position, convert in _CONVERTED:  # the hot loop: positions named above
+            out[position] = convert(out[position])
         yield tuple(out)
 
 
