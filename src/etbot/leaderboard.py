@@ -44,7 +44,12 @@ def ranked(stat: StatDef, period: Period, min_rounds: int) -> list[Ranked]:
     """
     values = player_values([stat.key], period, min_rounds=max(min_rounds, 1))
     sign = -1.0 if stat.higher_is_better else 1.0
-    order = sorted(values.items(), key=lambda kv: (sign * kv[1][stat.key], -kv[1]["rounds"], kv[0]))
+
+    def best_first(item: tuple[int, dict[str, float]]) -> tuple[float, float, int]:
+        player_id, vals = item
+        return sign * vals[stat.key], -vals["rounds"], player_id
+
+    order = sorted(values.items(), key=best_first)
     out: list[Ranked] = []
     previous: float | None = None
     rank = 0

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import disnake
 import plotly.graph_objects as go
 from disnake.ext import commands
@@ -24,15 +26,23 @@ DEFAULT_WEEKS = 12
 BUSIEST_SHOWN = 3
 
 
-def busiest_slots(counts: list[list[int]], top: int = BUSIEST_SHOWN) -> list[tuple[int, int, int]]:
-    """The ``top`` busiest (weekday, hour, rounds) cells, busiest first; empty cells never."""
+class Slot(NamedTuple):
+    """One cell of the heatmap."""
+
+    weekday: int  # Monday 0
+    hour: int
+    rounds: int
+
+
+def busiest_slots(counts: list[list[int]], top: int = BUSIEST_SHOWN) -> list[Slot]:
+    """The ``top`` busiest cells, busiest first (then earliest); empty cells never."""
     cells = [
-        (weekday, hour, rounds)
+        Slot(weekday, hour, rounds)
         for weekday, row in enumerate(counts)
         for hour, rounds in enumerate(row)
         if rounds > 0
     ]
-    cells.sort(key=lambda cell: (-cell[2], cell[0], cell[1]))  # most rounds, then earliest
+    cells.sort(key=lambda cell: (-cell.rounds, cell.weekday, cell.hour))
     return cells[:top]
 
 

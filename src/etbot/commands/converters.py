@@ -28,7 +28,7 @@ from etbot.players import PlayerRef
 log = logging.getLogger(__name__)
 
 #: A Discord user mention, as the client inserts it when someone types @member.
-MEMBER_MENTION = re.compile(r"<@!?(\d{15,21})>")
+MEMBER_MENTION = re.compile(r"<@!?(?P<id>\d{15,21})>")
 #: Typed text longer than this is not looked up for autocomplete.
 AUTOCOMPLETE_TEXT_MAX = 64
 
@@ -58,7 +58,7 @@ async def to_player(inter: ApplicationCommandInteraction, value: str) -> PlayerR
     text = value.strip()
     mention = MEMBER_MENTION.fullmatch(text)
     if mention is not None:  # "@member" typed into a player option: their linked profile
-        linked = await res.run(players.player_for_discord, int(mention[1]))
+        linked = await res.run(players.player_for_discord, int(mention["id"]))
         if linked is None:
             raise UserError("That member has not linked a game profile yet (they can use `/link`).")
         return linked
