@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import real_files
+from conftest import corpus_files
 from etbot.sources.local import wait_until_settled, watch_folder
 
 
 async def test_slowly_written_file_is_handed_over_once_complete(tmp_path: Path) -> None:
-    source = real_files()[0]
+    source = corpus_files()[0]
     data = source.read_bytes()
     seen: list[tuple[Path, bytes]] = []
     stop = asyncio.Event()
@@ -40,7 +40,7 @@ async def test_slowly_written_file_is_handed_over_once_complete(tmp_path: Path) 
 
 
 async def test_callback_errors_do_not_stop_the_watch(tmp_path: Path) -> None:
-    files = real_files()[:2]
+    files = corpus_files()[:2]
     calls: list[list[Path]] = []
     stop = asyncio.Event()
 

@@ -1,4 +1,4 @@
-"""Stats queries on the real corpus (SQLite and PostgreSQL).
+"""Stats queries on the corpus, real or generated (SQLite and PostgreSQL).
 
 Where possible the expected values are recomputed here from the raw files with the
 parser (``etbot.statsfile``), independently of the ingest and of the SQL: a database of
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peewee import Database, fn
 
-from conftest import _backends, import_files, make_database, real_files
+from conftest import _backends, corpus_files, import_files, make_database
 from etbot import stats as S
 from etbot.ingest import Importer
 from etbot.models import Alias, MapResult, Player, PlayerRound, Round, database_proxy
@@ -57,7 +57,7 @@ class Raw:
 
 def parsed_round1() -> list[ParsedRound]:
     out = []
-    for path in real_files():
+    for path in corpus_files():
         if not path.name.endswith("round-1.txt"):
             continue
         try:
@@ -115,8 +115,8 @@ def raw_sums(rounds: list[ParsedRound], since: datetime | None = None) -> dict[s
 def round1_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
-    """Only the real round 1 files, imported once per module and backend."""
-    files = [p for p in real_files() if p.name.endswith("round-1.txt")]
+    """Only the corpus's round 1 files, imported once per module and backend."""
+    files = [p for p in corpus_files() if p.name.endswith("round-1.txt")]
     database = make_database(request.param, tmp_path_factory.mktemp("round1"))
     import_files(files)
     yield database
@@ -457,8 +457,8 @@ def test_user_text_in_messages_is_defused(full: object) -> None:
 
 
 def _same_name_file(tmp_path: Path) -> Path:
-    """A real round 1 file whose second player took the first player's name."""
-    source = next(p for p in real_files() if p.name.endswith("round-1.txt"))
+    """A corpus round 1 file whose second player took the first player's name."""
+    source = next(p for p in corpus_files() if p.name.endswith("round-1.txt"))
     lines = source.read_bytes().split(b"\n")
     first = lines[1].split(b"\\")
     second = lines[2].split(b"\\")
@@ -622,13 +622,13 @@ def test_recent_sessions(full: object) -> None:
 
 
 def _weekly_history(tmp_path: Path, sessions: list[datetime]) -> Path:
-    """Copies of one real round 1 file, each a one-round session starting at the given time.
+    """Copies of one corpus round 1 file, each a one-round session starting at the given time.
 
     The round ends its round time after the start (the file name holds the end). Each
     copy gets a different number of trailing newlines, so its content hash differs and
     the ingest does not take it for a duplicate.
     """
-    source = next(p for p in real_files() if p.name.endswith("round-1.txt"))
+    source = next(p for p in corpus_files() if p.name.endswith("round-1.txt"))
     data = source.read_bytes()
     parsed = parse_round(data, source.name)
     assert parsed.round_time_s

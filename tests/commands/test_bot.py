@@ -12,7 +12,7 @@ import pytest
 from peewee import Database
 
 from commands.conftest import FakeRenderer, make_settings
-from conftest import real_files
+from conftest import corpus_files, first_pair
 from discordkit import GUILD_ID, OWNER_ID, FakeDiscord
 from etbot import stats
 from etbot.bot import (
@@ -89,7 +89,7 @@ async def test_ingest_paths_imports_and_invalidates(
     try:
         cache = bot.resources.cache
         cache.get_or_compute("stale", lambda: 1)
-        files = real_files()[:20]
+        files = corpus_files()[:20]
         with caplog.at_level(logging.WARNING):
             report = await bot.ingest_paths(files)
         assert report.imported > 0 and len(cache) == 0
@@ -131,7 +131,7 @@ async def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> Non
 async def test_stats_dir_imported_at_start(tmp_path: Path, renderer: FakeRenderer) -> None:
     folder = tmp_path / "stats"
     folder.mkdir()
-    for path in real_files()[:10]:
+    for path in corpus_files()[:10]:
         (folder / path.name).write_bytes(path.read_bytes())
     async with FakeDiscord() as server:
         bot, done = await _bot_with_stats_dir(tmp_path, server, renderer, folder)
@@ -147,7 +147,7 @@ async def test_new_round_in_stats_dir_is_imported_while_running(
 ) -> None:
     folder = tmp_path / "stats"
     folder.mkdir()
-    pair = [p for p in real_files() if p.name.startswith("2025-10-02-21")][:2]
+    pair = first_pair(corpus_files())
     (folder / pair[0].name).write_bytes(pair[0].read_bytes())  # round 1 already there
     async with FakeDiscord() as server:
         bot, done = await _bot_with_stats_dir(tmp_path, server, renderer, folder)

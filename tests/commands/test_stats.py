@@ -1,4 +1,4 @@
-"""/stats, /leaderboard (+ paginator), autocomplete and the error path, on the real corpus."""
+"""/stats, /leaderboard (+ paginator), autocomplete and the error path, on the corpus."""
 
 from __future__ import annotations
 
