@@ -17,11 +17,12 @@ after starting a server); in CI (``CI=true``) a missing server is an error, not 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -184,6 +185,40 @@ def first_pair(files: list[Path]) -> tuple[Path, Path]:
         ):
             return a, b
     raise AssertionError("the corpus has no round 1 directly followed by its round 2")
+
+
+#: File names :func:`until_watching` writes; callbacks leave them out.
+PROBE_PREFIX = "watcher-probe-"
+
+
+def is_probe(path: Path) -> bool:
+    return path.name.startswith(PROBE_PREFIX)
+
+
+async def until_watching(
+    folder: Path, seen: Callable[[], bool], *, every: float = 1.5, timeout: float = 20.0
+) -> None:
+    """Return once a folder watcher is really running: write a probe ``*.txt`` file, and
+    another one every ``every`` seconds, until ``seen()`` (the watcher's callback got one).
+
+    watchfiles has no "ready" signal and a file written before its inotify watch exists
+    is never reported, so a fixed sleep would be a guess (too short on a busy machine).
+    ``every`` should exceed the watcher's debounce + settle time, so that normally one
+    probe is enough. The waits are real: the watcher reacts to the real filesystem.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    await asyncio.sleep(0)  # let a just created watcher task start
+    n = 0
+    next_probe = loop.time()
+    while not seen():
+        if loop.time() > deadline:
+            raise TimeoutError(f"no watcher reported a probe file in {folder}")
+        if loop.time() >= next_probe:
+            n += 1
+            (folder / f"{PROBE_PREFIX}{n}.txt").write_text("probe\n")
+            next_probe = loop.time() + every
+        await asyncio.sleep(0.02)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
