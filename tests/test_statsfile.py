@@ -92,7 +92,7 @@ def test_hand_checked_player_line_37_layout() -> None:
 def test_33_layout_maps_multikills_after_useful_kills() -> None:
     path = next(p for p in corpus_files() if _layout_of(p) == 33)
     r = parse(path)
-    raw = path.read_text().splitlines()[1].split("\t")[1:]
+    raw = path.read_text(encoding="latin-1").splitlines()[1].split("\t")[1:]
     p = r.players[0]
     assert p.tab["useful_kills"] == int(raw[27])
     assert [p.tab[f"multikill_{n}"] for n in range(2, 7)] == [int(v) for v in raw[28:33]]
@@ -191,5 +191,6 @@ def a_round1_file() -> Path:
 
 
 def _layout_of(path: Path) -> int:
-    lines = path.read_text().splitlines()
+    # latin-1: names may hold bytes that are not UTF-8 (the generated corpus has some)
+    lines = path.read_text(encoding="latin-1").splitlines()
     return len(lines[1].split("\t")) - 1 if len(lines) > 1 else 0

@@ -1187,7 +1187,7 @@ _FORCED_AT = (
     (0.70, "spectator"),
     (0.85, "orphan"),
 )
-_MIDNIGHT_FROM = 0.80  # sessions start at 23:40 from here until a pair crosses midnight
+_MIDNIGHT_FROM = 0.70  # sessions start at 23:40 from here until a pair crosses midnight
 
 
 @dataclass(frozen=True)
@@ -1220,30 +1220,36 @@ class CorpusManifest:
     coloured_names: int
 
 
-def _shape_test_names(gen: _Generator) -> None:
-    """Make the small population show every naming case the corpus promises.
+def _shape_test_population(gen: _Generator) -> None:
+    """Make the small population show every case the test corpus promises.
 
-    Two occasional players share one name in different colours: not regulars, and not
-    in the first files, so the most active players and the first ones keep a name of their
-    own (tests look players up by name). A regular plays under names that are not valid
-    UTF-8 (a latin-1 byte) before settling on a plain one.
+    The eight most active players play from the first day to the last, so that every
+    planned session has a roster and each layout era (by date) gets its files. Two
+    occasional players share one name in different colours: not regulars, and not in the
+    first files, so the most active players and the first ones keep a name of their own
+    (tests look players up by name). A regular plays under names that are not valid UTF-8
+    (a latin-1 byte) before settling on a plain one.
     """
     n = len(gen.guid)
     start_ord = gen.start.toordinal()
     by_weight = sorted(range(n), key=lambda p: (-gen.weight[p], p))
-    regulars = set(by_weight[:8])
-    joined_later = [
-        p
-        for p in by_weight[n // 4 :]
-        if p not in regulars
-        and start_ord + gen.span // 4 <= gen.join[p] <= start_ord + gen.span // 2
-        and gen.leave[p] - gen.join[p] >= 120
-    ]
+    for p in by_weight[:8]:
+        gen.join[p] = gen.alias_days[p][0] = start_ord
+        gen.leave[p] = gen.end.toordinal()
+    gen.pending = sorted(range(n), key=lambda p: (gen.join[p], p))
+    # Non-regulars who joined nearest to 3/8 of the history and stayed a while.
+    mid = start_ord + gen.span * 3 // 8
+    joined_later = sorted(
+        (p for p in by_weight[8:] if gen.leave[p] - gen.join[p] >= 120),
+        key=lambda p: (abs(gen.join[p] - mid), p),
+    )
+    if len(joined_later) < 2:
+        raise RuntimeError("test corpus population too small for a shared name")
     for p, colour in zip(joined_later[:2], ("^3", "^1"), strict=True):
         gen.alias_days[p] = [gen.join[p]]
         gen.alias_names[p] = [f"{colour}Ghost"]
     p = by_weight[4]
-    late = gen.join[p] + (gen.leave[p] - gen.join[p]) * 4 // 5
+    late = start_ord + gen.span * 4 // 5
     days = [d for d in gen.alias_days[p] if d < late]
     names = [name + "\udce9" for name in gen.alias_names[p][: len(days)]]
     gen.alias_days[p] = [*days, late]
@@ -1274,7 +1280,7 @@ def _scan(folder: Path) -> tuple[dict[int, int], dict[str, set[str]], list[tuple
 def generate_test_corpus(out_dir: Path, seed: int = TEST_CORPUS_SEED) -> CorpusManifest:
     """Write the small corpus the tests use when the real one is missing (~300 files).
 
-    One server, 45 players, teams of 3-5, a session of 2-6 maps every two weeks or so
+    One server, 32 players, teams of 3-5, a session of 2-5 maps every two weeks or so
     from April 2024 to October 2025 (ending, like the real corpus, long before "now").
     Guaranteed, whatever the seed (a seed that cannot place one raises ``RuntimeError``):
     all four TAB layouts, round 1/round 2 pairs, a pair crossing midnight, orphan round 2s,
@@ -1283,9 +1289,9 @@ def generate_test_corpus(out_dir: Path, seed: int = TEST_CORPUS_SEED) -> CorpusM
     that are not valid UTF-8. The manifest says where each case is.
     """
     out = Path(out_dir)
-    gen = _Generator(out, 45, _TEST_START, _TEST_END, 1, seed)
+    gen = _Generator(out, 32, _TEST_START, _TEST_END, 1, seed)
     gen.side_sizes = (3, 4, 4, 5)
-    _shape_test_names(gen)
+    _shape_test_population(gen)
     out.mkdir(parents=True, exist_ok=True)
     rng = gen.rng
     days = []
@@ -1303,7 +1309,7 @@ def generate_test_corpus(out_dir: Path, seed: int = TEST_CORPUS_SEED) -> CorpusM
             start = datetime(day.year, day.month, day.day, 20) + timedelta(
                 seconds=int(rng.random() * 5400)
             )
-        if gen._session(0, start, 2 + int(rng.random() * 5), True, set()):
+        if gen._session(0, start, 2 + int(rng.random() * 4), True, set()):
             gen.sessions += 1
     layouts, names, non_utf8, lines = _scan(out)
     clean = {g: {_COLOUR_CODE.sub("", raw).strip() for raw in raws} for g, raws in names.items()}
