@@ -180,14 +180,14 @@ def test_substitute_only_in_round2(real_corpus) -> None:
     assert [p.name for p in sub] == ["MaccabrosLicious"]
 
 
-def _written(file_name: str, guid: str) -> tuple[int, ...]:
+def _written(file_name: str, guid: str) -> tuple[object, ...]:
     """A player's values exactly as the file holds them (parser, no differential)."""
     path = corpus_info().folder / file_name
     p = next(p for p in parse_round(path.read_bytes(), file_name).players if p.guid == guid)
     return (p.kills, p.deaths, p.hits, p.tab["damage_given"], p.tab["damage_received"])
 
 
-def _stored(p: PlayerRound) -> tuple[int, ...]:
+def _stored(p: PlayerRound) -> tuple[object, ...]:
     return (p.kills, p.deaths, p.hits, p.damage_given, p.damage_received)
 
 

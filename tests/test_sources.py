@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -105,10 +106,14 @@ async def test_callback_errors_do_not_stop_the_watch(tmp_path: Path) -> None:
         watch_folder(tmp_path, on_files, stop_event=stop, settle=0.2, debounce_ms=100)
     )
     await until_watching(tmp_path, lambda: bool(probes))
+
+    def calls_reached(n: int) -> Callable[[], bool]:
+        return lambda: len(calls) >= n
+
     for n, path in enumerate(files, start=1):
         (tmp_path / path.name).write_bytes(path.read_bytes())
         async with called:
-            await asyncio.wait_for(called.wait_for(lambda n=n: len(calls) >= n), timeout=15)
+            await asyncio.wait_for(called.wait_for(calls_reached(n)), timeout=15)
     stop.set()
     await asyncio.wait_for(watcher, timeout=5)
     assert [p.name for batch in calls for p in batch] == [p.name for p in files]

@@ -337,8 +337,8 @@ def test_test_corpus_has_every_promised_case(
     assert header_only and header_only == set(manifest.header_only)
     # Round 1/round 2 pairs, orphans and a pair crossing midnight (FORMAT.md pairing).
     pairs, orphans = _pairs(rounds)
-    names = {(a.path.name, b.path.name) for a, b in pairs}
-    assert len(pairs) > 50 and names == set(manifest.pairs)
+    pair_names = {(a.path.name, b.path.name) for a, b in pairs}
+    assert len(pairs) > 50 and pair_names == set(manifest.pairs)
     assert len(orphans) >= 2 and {r.path.name for r in orphans} == set(manifest.orphans)
     midnight = {(a.path.name, b.path.name) for a, b in pairs if a.end.date() != b.end.date()}
     assert midnight and midnight == set(manifest.midnight_pairs)
