@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import pytest
 from peewee import Database
@@ -49,7 +49,7 @@ PG_URL = os.environ.get("ETBOT_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
-def _missing(what: str, where: Path) -> None:
+def _missing(what: str, where: Path) -> NoReturn:
     """Skip a test that needs the real corpus, or fail it in CI (see the module docstring)."""
     if FORCE_GENERATED:
         pytest.skip(f"ETBOT_CORPUS=generated: hand-checked test on the real {what} not run")
