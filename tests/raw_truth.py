@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from peewee import Database
 
-from conftest import _backends, import_files, make_database, real_files
+from conftest import _backends, corpus_files, import_files, make_database
 from etbot.models import Player, database_proxy
 from etbot.periods import Period, latest_round_time
 from etbot.statsfile import ParsedRound, ParseError, parse_round
@@ -54,7 +54,7 @@ class Raw:
 
 def parsed_round1() -> list[ParsedRound]:
     out = []
-    for path in real_files():
+    for path in corpus_files():
         if not path.name.endswith("round-1.txt"):
             continue
         try:
@@ -116,8 +116,8 @@ def now_of_db() -> datetime:
 
 
 def same_name_file(tmp_path: Path) -> Path:
-    """A real round 1 file whose second player took the first player's name."""
-    source = next(p for p in real_files() if p.name.endswith("round-1.txt"))
+    """A corpus round 1 file whose second player took the first player's name."""
+    source = next(p for p in corpus_files() if p.name.endswith("round-1.txt"))
     lines = source.read_bytes().split(b"\n")
     first = lines[1].split(b"\\")
     second = lines[2].split(b"\\")
@@ -130,13 +130,13 @@ def same_name_file(tmp_path: Path) -> Path:
 
 
 def weekly_history(tmp_path: Path, sessions: list[datetime]) -> Path:
-    """Copies of one real round 1 file, each a one-round session starting at the given time.
+    """Copies of one corpus round 1 file, each a one-round session starting at the given time.
 
     The round ends its round time after the start (the file name holds the end). Each
     copy gets a different number of trailing newlines, so its content hash differs and
     the ingest does not take it for a duplicate.
     """
-    source = next(p for p in real_files() if p.name.endswith("round-1.txt"))
+    source = next(p for p in corpus_files() if p.name.endswith("round-1.txt"))
     data = source.read_bytes()
     parsed = parse_round(data, source.name)
     assert parsed.round_time_s
@@ -156,8 +156,8 @@ def weekly_history(tmp_path: Path, sessions: list[datetime]) -> Path:
 def round1_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
-    """Only the real round 1 files, imported once per module and backend."""
-    files = [p for p in real_files() if p.name.endswith("round-1.txt")]
+    """Only the corpus's round 1 files, imported once per module and backend."""
+    files = [p for p in corpus_files() if p.name.endswith("round-1.txt")]
     database = make_database(request.param, tmp_path_factory.mktemp("round1"))
     import_files(files)
     yield database

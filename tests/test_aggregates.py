@@ -8,7 +8,7 @@ from typing import Any
 
 from peewee import Database
 
-from conftest import real_files
+from conftest import corpus_files
 from etbot import aggregates
 from etbot.db import migrate
 from etbot.ingest import Importer, ImportReport
@@ -51,7 +51,7 @@ def rebuilt() -> Snapshot:
 
 def import_batches(batch: int = 25, *, reverse: bool = False) -> ImportReport:
     """Import the corpus in batches; newest first puts round 2s before their round 1."""
-    files = sorted(real_files(), key=lambda p: p.name, reverse=reverse)
+    files = sorted(corpus_files(), key=lambda p: p.name, reverse=reverse)
     total = ImportReport()
     importer = Importer()
     for i in range(0, len(files), batch):
@@ -69,7 +69,7 @@ def test_ingest_keeps_aggregates_equal_to_a_rebuild(db: Database) -> None:
 
 
 def test_refresh_rounds_after_each_batch_is_enough(db: Database) -> None:
-    files = sorted(real_files(), key=lambda p: p.name, reverse=True)
+    files = sorted(corpus_files(), key=lambda p: p.name, reverse=True)
     importer = Importer()
     repaired = 0
     for i in range(0, len(files), 30):

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
+from cachetools import TTLCache
 
 from etbot import activity, compare, leaderboard, players, sessions, summary, trend
 from etbot.cache import QueryCache, cache_key, cached_query, is_cached_query
@@ -36,12 +37,16 @@ def test_caches_by_key_until_invalidated() -> None:
     assert calls == ["a", "b", "a"]
 
 
-def test_entries_expire_after_ttl() -> None:
-    cache = QueryCache(ttl=0.05, maxsize=10)
+def test_entries_expire_after_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fake clock for the TTLCache inside (time-machine does not move time.monotonic).
+    now = 1000.0
+    monkeypatch.setattr("etbot.cache.TTLCache", functools.partial(TTLCache, timer=lambda: now))
+    cache = QueryCache(ttl=60, maxsize=10)
     values = iter([1, 2])
     assert cache.get_or_compute("k", lambda: next(values)) == 1
+    now += 59
     assert cache.get_or_compute("k", lambda: next(values)) == 1
-    time.sleep(0.08)
+    now += 2
     assert cache.get_or_compute("k", lambda: next(values)) == 2
 
 
@@ -89,7 +94,7 @@ def test_threads_share_one_cache() -> None:
     def compute(k: int) -> int:
         with lock:
             computed.append(k)
-        time.sleep(0.001)
+        time.sleep(0.001)  # a slow query, so that misses of one key overlap (not a clock)
         return k * k
 
     def work(i: int) -> int:

@@ -1,4 +1,4 @@
-"""The command line and the CSV export, end to end on the real corpus."""
+"""The command line and the CSV export, end to end on the corpus (real, else generated)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ODD, REAL, real_files
+from conftest import ODD, REAL, corpus_files, corpus_info, first_pair, odd_files, real_files
 from etbot.cli import main
 from etbot.export import ROUND_COLUMNS, safe_cell
 from etbot.statsfile import parse_round
@@ -44,20 +44,36 @@ def env_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_import_reports_summary_and_rejections(env_db: Path, capsys) -> None:
+    info = corpus_info()
+    assert main(["import", "-q", str(info.folder)]) == 0
+    out = capsys.readouterr().out
+    good = len(info.files) - len(info.header_only)
+    assert f"{good} imported, 0 duplicates" in out
+    assert info.header_only
+    for name in info.header_only:  # real: 2024-09-12-174949-supply-round-2.txt
+        assert f"rejected {name}: header only" in out
+    # again: all duplicates, which is not a failure
+    assert main(["import", "-q", str(info.folder)]) == 0
+    assert f"0 imported, {good} duplicates" in capsys.readouterr().out
+
+
+def test_import_reports_odd_files(env_db: Path, capsys) -> None:
     real_files()
+    odd_files()
     assert main(["import", "-q", str(REAL), str(ODD)]) == 0
     out = capsys.readouterr().out
-    n = len(real_files())
-    assert f"{n - 1} imported, 0 duplicates" in out
-    assert "rejected 2024-09-12-174949-supply-round-2.txt: header only" in out
+    assert f"{len(real_files()) - 1} imported, 0 duplicates" in out
     assert "rejected 2025-12-17-130000-badmap-round-1.txt: line 1: header has 1 fields" in out
-    # again: all duplicates, which is not a failure
-    assert main(["import", "-q", str(REAL)]) == 0
-    assert f"0 imported, {n - 1} duplicates" in capsys.readouterr().out
 
 
 def test_import_exit_code_non_zero_only_when_nothing_imported(env_db: Path, capsys) -> None:
-    assert main(["import", "-q", str(ODD)]) == 1
+    bad = env_db.parent / "bad"
+    bad.mkdir()
+    header_only = corpus_info().header_only[0]
+    (bad / header_only).write_bytes((corpus_info().folder / header_only).read_bytes())
+    (bad / "2025-01-01-120000-supply-round-1.txt").write_text("not a stats file\n")
+    assert main(["import", "-q", str(bad)]) == 1
+    capsys.readouterr()
     assert main(["import", "-q", "/definitely/not/here"]) == 1
     err = capsys.readouterr().err
     assert "/definitely/not/here: no such file or folder" in err
@@ -77,19 +93,32 @@ def test_bad_database_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, caps
     assert "unsupported scheme 'mysql'" in capsys.readouterr().err
 
 
-def test_export_rounds_csv(env_db: Path, tmp_path: Path, capsys) -> None:
-    files = real_files()
-    main(["import", "-q", str(REAL)])
+def _export(folder: Path, tmp_path: Path) -> list[dict[str, str]]:
+    main(["import", "-q", str(folder)])
     out = tmp_path / "rounds.csv"
     assert main(["export", "rounds", "--out", str(out)]) == 0
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
     header = out.read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header[: len(REQUIRED)] == REQUIRED
+    return list(csv.DictReader(out.open(encoding="utf-8")))
+
+
+def test_export_rounds_csv(env_db: Path, tmp_path: Path) -> None:
+    info = corpus_info()
+    rows = _export(info.folder, tmp_path)
     assert len(rows) == sum(
         len(parse_round(p.read_bytes(), p.name).players)
-        for p in files
-        if p.name != "2024-09-12-174949-supply-round-2.txt"
+        for p in info.files
+        if p.name not in info.header_only
     )
+    assert {r["orphan"] for r in rows if r["source_file"] in info.orphans} == {"1"}
+    assert {r["round_no"] for r in rows} == {"1", "2"}
+    assert {r["team"] for r in rows} <= {"axis", "allies", "spectator"}
+    assert not any("^" in r["name"] and r["name"].count("^") > 1 for r in rows)
+
+
+def test_export_rounds_csv_hand_checked_rows(env_db: Path, tmp_path: Path) -> None:
+    real_files()
+    rows = _export(REAL, tmp_path)
     by_key = {(r["source_file"], r["guid"]): r for r in rows}
     # a round 1 row: exactly the file; a round 2 row: round-2-only values
     vid1 = by_key[("2025-09-24-233255-te_escape2-round-1.txt", "D8423F90")]
@@ -114,15 +143,16 @@ def test_export_rounds_csv(env_db: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_export_protects_against_formula_injection(env_db: Path, tmp_path: Path) -> None:
-    src = REAL / "2025-09-24-233255-te_escape2-round-1.txt"
-    if not src.exists():
-        pytest.skip("corpus missing")
-    evil = tmp_path / "in" / src.name
+    round1, round2 = first_pair(corpus_files())
+    evil = tmp_path / "in" / round1.name
     evil.parent.mkdir()
-    data = src.read_bytes().replace(b"\\^pvid\\", b'\\=HYPERLINK("http://x","y")\\', 1)
-    data = data.replace(b"te_escape2\\", b"@evilmap\\", 1)
-    evil.write_bytes(data)
-    shutil.copy(REAL / "2025-09-24-233657-te_escape2-round-2.txt", tmp_path / "in")
+    header, first, rest = round1.read_bytes().split(b"\n", 2)
+    guid, _name, player = first.split(b"\\", 2)
+    first = b"\\".join([guid, b'=HYPERLINK("http://x","y")', player])
+    mapname = header.split(b"\\")[1]
+    header = header.replace(b"\\" + mapname + b"\\", b"\\@evilmap\\", 1)
+    evil.write_bytes(b"\n".join([header, first, rest]))
+    shutil.copy(round2, tmp_path / "in")
     main(["import", "-q", str(evil.parent)])
     buf = io.StringIO()
     from etbot.export import export_rounds

@@ -1,4 +1,8 @@
-"""Ingest on the real corpus: pairing, differential, orphans, resets, aliases, sessions."""
+"""Ingest on the corpus: pairing, differential, orphans, resets, aliases, sessions.
+
+The corpus is the real one when present, else the generated one (conftest); tests named
+``hand_checked`` (or taking ``real_corpus``) check values read off real files by hand.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 import pytest
 from peewee import fn
 
-from conftest import import_files, real_files
+from conftest import corpus_files, corpus_info, evening, first_pair, import_files
 from etbot.ingest import Importer, pair_rounds
 from etbot.models import (
     Alias,
@@ -52,19 +56,21 @@ def weapons(file_name: str, guid: str) -> dict[int, tuple[int, ...]]:
 
 
 def test_corpus_summary(corpus) -> None:
-    files = real_files()
-    assert corpus.imported == len(files) - 1
+    info = corpus_info()
+    files = info.files
+    assert corpus.imported == len(files) - len(info.header_only)
     assert corpus.rejected == [
-        ("2024-09-12-174949-supply-round-2.txt", "header only: the file has no player lines")
+        (name, "header only: the file has no player lines") for name in info.header_only
     ]
-    round2 = sum(1 for p in files if p.name.endswith("round-2.txt")) - 1  # header-only is R2
+    assert all(name.endswith("round-2.txt") for name in info.header_only)
+    round2 = sum(1 for p in files if p.name.endswith("round-2.txt")) - len(info.header_only)
     assert corpus.paired + corpus.orphans == round2
     assert MapResult.select().count() == corpus.paired
     assert Round.select().where(Round.orphan).count() == corpus.orphans
     assert corpus.orphans > 0
 
 
-def test_round2_differential_37_layout_hand_checked(corpus) -> None:
+def test_round2_differential_37_layout_hand_checked(real_corpus) -> None:
     # Read off 2025-09-24-233255/233657 te_escape2 by hand (see FORMAT.md rules):
     # cumulative values minus round 1, knife shots went DOWN (2 < 4) and floor at 0.
     r2 = "2025-09-24-233657-te_escape2-round-2.txt"
@@ -86,7 +92,7 @@ def test_round2_differential_37_layout_hand_checked(corpus) -> None:
     }
 
 
-def test_round2_differential_38_layout_hand_checked(corpus) -> None:
+def test_round2_differential_38_layout_hand_checked(real_corpus) -> None:
     r2 = "2025-10-12-221603-te_escape2-round-2.txt"
     p = row(r2, "EDBB5DA9")
     assert (p.kills, p.deaths, p.hits, p.shots, p.headshots) == (2, 2, 23, 57, 2)
@@ -103,20 +109,34 @@ def test_round2_differential_38_layout_hand_checked(corpus) -> None:
 
 
 def test_round1_is_stored_as_written(corpus) -> None:
-    path = next(p for p in real_files() if p.name == "2025-09-24-233255-te_escape2-round-1.txt")
-    parsed = parse_round(path.read_bytes(), path.name)
-    for p in parsed.players:
-        stored = row(path.name, p.guid)
-        assert (stored.kills, stored.deaths, stored.damage_given) == (
-            p.kills,
-            p.deaths,
-            p.tab["damage_given"],
+    # Every round 1 file (on the real corpus this includes the hand-checked
+    # 2025-09-24-233255 te_escape2 file), against one query for all stored round 1 rows.
+    stored = {
+        (file_name, guid): (kills, deaths, damage)
+        for file_name, guid, kills, deaths, damage in PlayerRound.select(
+            Round.file_name, Player.guid, PlayerRound.kills, PlayerRound.deaths,
+            PlayerRound.damage_given,
         )
+        .join(Round)
+        .switch(PlayerRound)
+        .join(Player)
+        .where(Round.round_no == 1)
+        .tuples()
+    }  # fmt: skip
+    expected = {}
+    for path in corpus_files():
+        if path.name.endswith("round-1.txt"):
+            for p in parse_round(path.read_bytes(), path.name).players:
+                expected[(path.name, p.guid)] = (p.kills, p.deaths, p.tab["damage_given"])
+    assert len(expected) > 500
+    assert stored == expected
 
 
 def test_midnight_pair(corpus) -> None:
-    r2 = Round.get(Round.file_name == "2025-10-20-000043-etl_adlernest-round-2.txt")
-    assert r2.round1.file_name == "2025-10-19-235307-etl_adlernest-round-1.txt"
+    round1, round2 = corpus_info().midnight_pair
+    assert round1[:10] < round2[:10]  # the dates in the file names differ
+    r2 = Round.get(Round.file_name == round2)
+    assert r2.round1.file_name == round1
     assert not r2.orphan
     assert r2.time_limit_s == r2.round1.round_time_s  # header cross-check
 
@@ -130,7 +150,7 @@ def test_every_pair_satisfies_the_header_time_rule(corpus) -> None:
         assert r2.time_limit_s == r1.round_time_s, r2.file_name
 
 
-def test_orphan_is_flagged_and_kept_as_written(corpus) -> None:
+def test_orphan_is_flagged_and_kept_as_written(real_corpus) -> None:
     name = "2025-10-26-200001-etl_sp_delivery-round-2.txt"
     orphan = Round.get(Round.file_name == name)
     assert orphan.orphan and orphan.round1 is None
@@ -139,7 +159,7 @@ def test_orphan_is_flagged_and_kept_as_written(corpus) -> None:
     assert not MapResult.select().where(MapResult.round2 == orphan.id).exists()
 
 
-def test_reconnect_reset_takes_round2_as_written(corpus) -> None:
+def test_reconnect_reset_takes_round2_as_written(real_corpus) -> None:
     # Imb3cil's counters went down (damage received 2350 < 3266, rounds 1 -> 1).
     p = row("2025-10-26-203013-etl_sp_delivery-round-2.txt", "C74FB315")
     assert p.reset and not p.only_round2
@@ -154,10 +174,74 @@ def test_reconnect_reset_takes_round2_as_written(corpus) -> None:
     assert others == 1
 
 
-def test_substitute_only_in_round2(corpus) -> None:
+def test_substitute_only_in_round2(real_corpus) -> None:
     name = "2025-10-25-161002-supply-round-2.txt"
     sub = PlayerRound.select().join(Round).where(Round.file_name == name, PlayerRound.only_round2)
     assert [p.name for p in sub] == ["MaccabrosLicious"]
+
+
+def _written(file_name: str, guid: str) -> tuple[object, ...]:
+    """A player's values exactly as the file holds them (parser, no differential)."""
+    path = corpus_info().folder / file_name
+    p = next(p for p in parse_round(path.read_bytes(), file_name).players if p.guid == guid)
+    return (p.kills, p.deaths, p.hits, p.tab["damage_given"], p.tab["damage_received"])
+
+
+def _stored(p: PlayerRound) -> tuple[object, ...]:
+    return (p.kills, p.deaths, p.hits, p.damage_given, p.damage_received)
+
+
+def test_orphans_are_flagged_and_kept_as_written(corpus) -> None:
+    orphans = {r.file_name for r in Round.select().where(Round.orphan)}
+    assert set(corpus_info().orphans) <= orphans
+    for name in orphans:
+        orphan = Round.get(Round.file_name == name)
+        assert orphan.round_no == 2 and orphan.round1 is None
+        assert not MapResult.select().where(MapResult.round2 == orphan.id).exists()
+        rows = list(PlayerRound.select().join(Player).where(PlayerRound.round == orphan.id))
+        assert rows and all(p.orphan and not p.reset for p in rows)
+        for p in rows:
+            assert _stored(p) == _written(name, p.player.guid)
+
+
+def test_reconnect_resets_take_round2_as_written(corpus) -> None:
+    resets = {
+        (r.round.file_name, r.player.guid)
+        for r in PlayerRound.select(PlayerRound, Round, Player)
+        .join(Round)
+        .switch(PlayerRound)
+        .join(Player)
+        .where(PlayerRound.reset)
+    }
+    expected = set(corpus_info().resets)
+    # The generator lists every reset it wrote; the real corpus has the one found by hand.
+    assert resets == expected
+    for name, guid in resets:
+        p = row(name, guid)
+        assert not p.only_round2 and not p.orphan
+        assert _stored(p) == _written(name, guid)
+
+
+def test_substitutes_only_in_round2(corpus) -> None:
+    subs = {
+        (r.round.file_name, r.player.guid)
+        for r in PlayerRound.select(PlayerRound, Round, Player)
+        .join(Round)
+        .switch(PlayerRound)
+        .join(Player)
+        .where(PlayerRound.only_round2)
+    }
+    assert set(corpus_info().substitutes) <= subs
+    for name, guid in subs:
+        p = row(name, guid)
+        assert not p.reset and not p.orphan
+        assert _stored(p) == _written(name, guid)
+        r1 = Round.get(Round.file_name == name).round1
+        assert (
+            not PlayerRound.select()
+            .where((PlayerRound.round == r1.id) & (PlayerRound.player == p.player_id))
+            .exists()
+        )
 
 
 def test_map_results_follow_stopwatch_rules(corpus) -> None:
@@ -246,7 +330,7 @@ def dump() -> dict[str, Any]:
 
 
 def test_shuffled_import_gives_the_same_database(db) -> None:
-    files = real_files()
+    files = corpus_files()
     import_files(files)
     sorted_dump = dump()
     assert sorted_dump["player_days"]
@@ -266,12 +350,12 @@ def test_shuffled_import_gives_the_same_database(db) -> None:
     Alias.delete().execute()
     Player.delete().execute()
     report = import_files(files, shuffle_seed=7)
-    assert report.imported == len(files) - 1
+    assert report.imported == len(files) - len(corpus_info().header_only)
     assert dump() == sorted_dump
 
 
 def test_reimport_is_idempotent(db) -> None:
-    files = real_files()[:40]
+    files = corpus_files()[:40]
     first = import_files(files)
     before = dump()
     again = import_files(files)
@@ -280,9 +364,9 @@ def test_reimport_is_idempotent(db) -> None:
 
 
 def test_same_file_twice_in_one_batch_and_copies_under_other_names(db, tmp_path: Path) -> None:
-    src = next(p for p in real_files() if p.name.startswith("2025-10-02-211808"))
+    src = first_pair(corpus_files())[0]
     copy = tmp_path / "copy" / src.name
-    renamed = tmp_path / "renamed" / src.name.replace("211808", "211809")
+    renamed = tmp_path / "renamed" / f"2030-01-01-200000-{src.name[18:]}"
     for target in (copy, renamed):
         target.parent.mkdir()
         shutil.copy(src, target)
@@ -292,7 +376,7 @@ def test_same_file_twice_in_one_batch_and_copies_under_other_names(db, tmp_path:
 
 
 def test_database_error_rolls_back_the_whole_file(db, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = [p for p in real_files() if p.name.startswith("2025-10-02-2")]
+    files = evening(corpus_files())
     victim = files[1].name
     original = Importer._write_rows
 
@@ -334,7 +418,7 @@ def test_pair_rounds_prefers_latest_unpaired_round1() -> None:
 def test_database_locked_retries_the_whole_batch(sqlite_db, monkeypatch) -> None:
     from peewee import OperationalError
 
-    files = [p for p in real_files() if p.name.startswith("2025-10-02-2")]
+    files = evening(corpus_files())
     original = Importer._store
     calls = {"n": 0}
 

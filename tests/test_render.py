@@ -109,7 +109,7 @@ async def test_cancelled_render_does_not_break_the_renderer(
 ) -> None:
     await renderer.render_png(radar())
     task = asyncio.create_task(renderer.render_png(radar()))
-    await asyncio.sleep(delay)
+    await asyncio.sleep(delay)  # real: where the cancel lands in a real Chromium render
     if task.cancel():  # still rendering: the caller sees the cancellation
         with pytest.raises(asyncio.CancelledError):
             await task

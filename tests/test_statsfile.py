@@ -1,4 +1,4 @@
-"""Parser tests on the real corpus, the odd corpus and random bytes."""
+"""Parser tests on the corpus (real, else generated), the odd corpus and random bytes."""
 
 from __future__ import annotations
 
@@ -11,20 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import odd_files, real_files
+from conftest import corpus_files, corpus_info, odd_files, real_files
 from etbot.statsfile import LAYOUTS, ParseError, clean_name, parse_round
-
-HEADER_ONLY = "2024-09-12-174949-supply-round-2.txt"
 
 
 def parse(path: Path):
     return parse_round(path.read_bytes(), path.name)
 
 
-def test_every_real_file_parses_and_all_layouts_are_seen() -> None:
+def test_every_corpus_file_parses_and_all_layouts_are_seen() -> None:
     layouts: Counter[int] = Counter()
     rejected = []
-    for path in real_files():
+    for path in corpus_files():
         try:
             r = parse(path)
         except ParseError as exc:
@@ -39,15 +37,17 @@ def test_every_real_file_parses_and_all_layouts_are_seen() -> None:
             missing = set(LAYOUTS[38]) - set(LAYOUTS[r.layout])
             assert all(p.tab[name] is None for name in missing)
             assert all(p.tab[name] is not None for name in LAYOUTS[r.layout])
-    assert rejected == [(HEADER_ONLY, "header only: the file has no player lines")]
+    header_only = corpus_info().header_only
+    assert rejected == [(name, "header only: the file has no player lines") for name in header_only]
     assert set(layouts) == {38, 37, 36, 33}
 
 
 def test_header_only_file_names_file_and_reason() -> None:
-    path = next(p for p in real_files() if p.name == HEADER_ONLY)
+    name = corpus_info().header_only[0]  # real corpus: 2024-09-12-174949-supply-round-2.txt
+    path = corpus_info().folder / name
     with pytest.raises(ParseError) as info:
         parse(path)
-    assert HEADER_ONLY in str(info.value)
+    assert name in str(info.value)
     assert "no player lines" in str(info.value)
 
 
@@ -90,9 +90,9 @@ def test_hand_checked_player_line_37_layout() -> None:
 
 
 def test_33_layout_maps_multikills_after_useful_kills() -> None:
-    path = next(p for p in real_files() if _layout_of(p) == 33)
+    path = next(p for p in corpus_files() if _layout_of(p) == 33)
     r = parse(path)
-    raw = path.read_text().splitlines()[1].split("\t")[1:]
+    raw = path.read_text(encoding="latin-1").splitlines()[1].split("\t")[1:]
     p = r.players[0]
     assert p.tab["useful_kills"] == int(raw[27])
     assert [p.tab[f"multikill_{n}"] for n in range(2, 7)] == [int(v) for v in raw[28:33]]
@@ -124,7 +124,7 @@ def test_invalid_utf8_name_is_decoded_leniently_and_kept() -> None:
 
 
 def test_truncated_file_is_rejected_naming_the_line() -> None:
-    path = REAL_DIR() / "2025-09-24-233255-te_escape2-round-1.txt"
+    path = a_round1_file()
     data = path.read_bytes()
     cut = data[: data.index(b"\n", 200) - 40]
     with pytest.raises(ParseError) as info:
@@ -138,12 +138,22 @@ def test_garbage_round_time_is_unknown_not_trusted() -> None:
     assert parse(garbage[0]).round_time_s is None
 
 
+def test_round_time_over_the_limit_is_unknown() -> None:
+    """The script bug above, written into a corpus file: 71:05 in a 12-minute map."""
+    path = a_round1_file()
+    header, rest = path.read_bytes().split(b"\n", 1)
+    fields = header.split(b"\\")
+    assert parse(path).round_time_s is not None
+    fields[7] = b"71:05"
+    assert parse_round(b"\\".join(fields) + b"\n" + rest, path.name).round_time_s is None
+
+
 def test_file_name_must_follow_the_convention() -> None:
-    path = REAL_DIR() / "2025-09-24-233255-te_escape2-round-1.txt"
+    path = a_round1_file()
     with pytest.raises(ParseError, match="file name"):
         parse_round(path.read_bytes(), "stats.txt")
     with pytest.raises(ParseError, match="says round 1 but the file name says round 2"):
-        parse_round(path.read_bytes(), "2025-09-24-233255-te_escape2-round-2.txt")
+        parse_round(path.read_bytes(), path.name.replace("-round-1.txt", "-round-2.txt"))
 
 
 @settings(max_examples=300, deadline=None)
@@ -156,7 +166,7 @@ def test_random_bytes_only_raise_parse_error(data: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_real_lines_only_raise_parse_error(data: st.DataObject) -> None:
-    files = real_files()
+    files = corpus_files()
     path = files[data.draw(st.integers(0, len(files) - 1))]
     raw = bytearray(path.read_bytes())
     for _ in range(data.draw(st.integers(1, 5))):
@@ -173,6 +183,14 @@ def REAL_DIR() -> Path:
     return real_files()[0].parent
 
 
+def a_round1_file() -> Path:
+    """A corpus round 1 file (the hand-checked te_escape2 one when the corpus is real)."""
+    files = corpus_files()
+    hand_checked = [p for p in files if p.name == "2025-09-24-233255-te_escape2-round-1.txt"]
+    return (hand_checked or [p for p in files if p.name.endswith("round-1.txt")])[0]
+
+
 def _layout_of(path: Path) -> int:
-    lines = path.read_text().splitlines()
+    # latin-1: names may hold bytes that are not UTF-8 (the generated corpus has some)
+    lines = path.read_text(encoding="latin-1").splitlines()
     return len(lines[1].split("\t")) - 1 if len(lines) > 1 else 0

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from etbot.synth import HistorySummary, generate_history
+from etbot.synth import (
+    TEST_CORPUS_SEED,
+    CorpusManifest,
+    HistorySummary,
+    generate_history,
+    generate_test_corpus,
+)
 
 SMALL = {"players": 60, "years": 0.3, "seed": 7, "end": date(2024, 6, 30)}
 NAME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}-\d{6})-([A-Za-z0-9_]+)-round-([12])\.txt$")
@@ -283,3 +289,153 @@ def test_real_parser_accepts_everything(history: tuple[Path, HistorySummary]) ->
         assert len(parsed.players) == path.read_bytes().count(b"\n") - 1
         count += len(parsed.players)
     assert count == s.player_rounds
+
+
+# --------------------------------------------------------------------------- test corpus
+# The small corpus the suite falls back on without the real one (conftest). Each case it
+# promises is found here again from the files alone, with the reader above, so the
+# promise cannot rot silently; the manifest must name exactly what the files hold.
+
+
+@pytest.fixture(scope="module")
+def small(generated_corpus: tuple[Path, CorpusManifest]) -> tuple[Path, CorpusManifest]:
+    return generated_corpus
+
+
+@pytest.fixture(scope="module")
+def small_rounds(small: tuple[Path, CorpusManifest]) -> list[Round]:
+    folder, manifest = small
+    paths = [p for p in folder.glob("*.txt") if p.name not in manifest.header_only]
+    return sorted((_parse(p) for p in paths), key=lambda r: r.end)
+
+
+def test_test_corpus_is_small_deterministic_and_one_server(
+    small: tuple[Path, CorpusManifest], tmp_path: Path
+) -> None:
+    folder, manifest = small
+    files = sorted(folder.iterdir())
+    assert all(p.is_file() and p.suffix == ".txt" for p in files)  # one server, no folders
+    assert 200 <= len(files) == manifest.files <= 400
+    assert manifest.last < datetime(2025, 10, 31)  # "recent" periods are empty, as for real
+    again = generate_test_corpus(tmp_path, TEST_CORPUS_SEED)
+    assert again == manifest
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
+        p.name: p.read_bytes() for p in files
+    }
+
+
+def test_test_corpus_has_every_promised_case(
+    small: tuple[Path, CorpusManifest], small_rounds: list[Round]
+) -> None:
+    folder, manifest = small
+    rounds = small_rounds
+    # All four layouts.
+    layouts = Counter(len(next(iter(r.players.values())).tabs) for r in rounds)
+    assert set(layouts) == LAYOUTS and layouts == manifest.layouts
+    # Header-only files: nothing but the header line.
+    header_only = {p.name for p in folder.glob("*.txt") if p.read_bytes().count(b"\n") == 1}
+    assert header_only and header_only == set(manifest.header_only)
+    # Round 1/round 2 pairs, orphans and a pair crossing midnight (FORMAT.md pairing).
+    pairs, orphans = _pairs(rounds)
+    pair_names = {(a.path.name, b.path.name) for a, b in pairs}
+    assert len(pairs) > 50 and pair_names == set(manifest.pairs)
+    assert len(orphans) >= 2 and {r.path.name for r in orphans} == set(manifest.orphans)
+    midnight = {(a.path.name, b.path.name) for a, b in pairs if a.end.date() != b.end.date()}
+    assert midnight and midnight == set(manifest.midnight_pairs)
+    # Per player in each pair: resets, substitutes, spectators.
+    resets, subs, spectators = set(), set(), set()
+    for r1, r2 in pairs:
+        for guid, p2 in r2.players.items():
+            key = (r2.path.name, guid)
+            if p2.team == 3:
+                spectators.add(key)
+            p1 = r1.players.get(guid)
+            if p1 is None:
+                subs.add(key)
+            elif p2.rounds == p1.rounds:  # the counter did not go up: a reconnect reset
+                smaller = any(float(p2.tabs[i]) < float(p1.tabs[i]) for i in CUM_TAB)
+                assert smaller or any(p2.total(i) < p1.total(i) for i in (0, 2, 3, 4))
+                resets.add(key)
+    assert resets and resets == set(manifest.resets)
+    assert subs and subs == set(manifest.substitutes)
+    assert spectators and spectators == set(manifest.spectators)
+    # Names: colour codes, GUIDs with several names, a name used by several GUIDs.
+    raw_names: dict[str, set[str]] = defaultdict(set)
+    non_utf8 = set()
+    for path in folder.glob("*.txt"):
+        for line in path.read_bytes().split(b"\n")[1:-1]:
+            guid, raw = line.decode("utf-8", "surrogateescape").split("\\")[:2]
+            raw_names[guid].add(raw)
+            if not line.isascii():
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    non_utf8.add((path.name, guid))
+    assert non_utf8 and non_utf8 == set(manifest.non_utf8)
+    coloured = [n for v in raw_names.values() for n in v if COLOUR_RE.search(n)]
+    assert len(coloured) >= 10 and len(coloured) == manifest.coloured_names
+    clean = {g: {COLOUR_RE.sub("", raw).strip() for raw in v} for g, v in raw_names.items()}
+    renamed = {g: tuple(sorted(v)) for g, v in clean.items() if len(v) > 1}
+    assert len(renamed) >= 5 and renamed == manifest.renamed
+    owners: dict[str, set[str]] = defaultdict(set)
+    for guid, names in clean.items():
+        for name in names:
+            owners[name.lower()].add(guid)
+    shared = {n: tuple(sorted(g)) for n, g in owners.items() if len(g) > 1}
+    assert shared and shared == manifest.shared_names
+
+
+def test_test_corpus_imports_with_every_case(
+    sqlite_db: object, small: tuple[Path, CorpusManifest]
+) -> None:
+    """The project's importer sees each case where the manifest says it is."""
+    from etbot.ingest import Importer
+    from etbot.models import Alias, Player, PlayerRound, Round
+
+    folder, manifest = small
+    report = Importer().import_paths([folder])
+    assert report.imported == manifest.files - len(manifest.header_only)
+    assert report.rejected == [
+        (name, "header only: the file has no player lines") for name in manifest.header_only
+    ]
+    assert report.orphans == len(manifest.orphans)
+    assert report.paired == len(manifest.pairs)
+
+    def flagged(condition: object) -> set[tuple[str, str]]:
+        query = (
+            PlayerRound.select(Round.file_name, Player.guid)
+            .join(Round)
+            .switch(PlayerRound)
+            .join(Player)
+            .where(condition)
+        )
+        return set(query.tuples())
+
+    assert flagged(PlayerRound.reset) == set(manifest.resets)
+    assert flagged(PlayerRound.only_round2) == set(manifest.substitutes)
+    assert flagged(PlayerRound.team == 3) == set(manifest.spectators)
+    assert {r.file_name for r in Round.select().where(Round.orphan)} == set(manifest.orphans)
+    midnight = {
+        (r.round1.file_name, r.file_name)
+        for r in Round.select().where(Round.round1.is_null(False))
+        if r.round1.ended_at.date() != r.ended_at.date()
+    }
+    assert midnight == set(manifest.midnight_pairs)
+    # Aliases: every renamed GUID has several, the shared name has several owners, and
+    # the bytes that are not UTF-8 were read as latin-1 (é), not dropped.
+    for guid, names in manifest.renamed.items():
+        aliases = Alias.select(Alias.name).join(Player).where(Player.guid == guid)
+        assert len({a for (a,) in aliases.tuples()}) == len(names) > 1
+    for name, guids in manifest.shared_names.items():
+        owners = Alias.select(Player.guid).join(Player).where(Alias.name_lower == name)
+        assert {g for (g,) in owners.tuples()} == set(guids)
+    for file_name, guid in manifest.non_utf8:
+        row = (
+            PlayerRound.select(PlayerRound.name)
+            .join(Round)
+            .switch(PlayerRound)
+            .join(Player)
+            .where((Round.file_name == file_name) & (Player.guid == guid))
+            .get()
+        )
+        assert "é" in row.name

@@ -31,7 +31,7 @@ from etbot.config import Settings
 from etbot.db import Db
 from etbot.ingest import Importer, ImportReport
 from etbot.render import ChartRenderer
-from etbot.sources.local import watch_folder
+from etbot.sources.local import SETTLE_SECONDS, watch_folder
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,11 @@ class EtBot(commands.InteractionBot):
         **kwargs: Passed to :class:`~disnake.ext.commands.InteractionBot` (e.g. a tiny
             ``guild_ready_timeout`` in tests).
     """
+
+    #: How the ``STATS_DIR`` watcher waits: a file must stay unchanged this long before it
+    #: is imported, and events are batched over this many ms (tests shorten both).
+    watch_settle_seconds: float = SETTLE_SECONDS
+    watch_debounce_ms: int = 1000
 
     def __init__(
         self,
@@ -166,7 +171,12 @@ class EtBot(commands.InteractionBot):
         report = await self.ingest_paths([stats_dir])
         log.info("imported from %s: %s", stats_dir, report.summary())
         # Then follow the folder: every round that ends is imported within seconds.
-        await watch_folder(stats_dir, self._ingest_new_files)
+        await watch_folder(
+            stats_dir,
+            self._ingest_new_files,
+            settle=self.watch_settle_seconds,
+            debounce_ms=self.watch_debounce_ms,
+        )
 
     async def _ingest_new_files(self, paths: list[Path]) -> None:
         report = await self.ingest_paths(paths)

@@ -15,14 +15,23 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import re
 from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 
-__all__ = ["DEFAULT_END", "HistorySummary", "generate_history"]
+__all__ = [
+    "DEFAULT_END",
+    "TEST_CORPUS_SEED",
+    "CorpusManifest",
+    "HistorySummary",
+    "generate_history",
+    "generate_test_corpus",
+]
 
 #: End date used when ``end`` is None: fixed so that output never depends on "today".
 DEFAULT_END = date(2025, 10, 31)
@@ -402,6 +411,16 @@ class _Generator:
         self.resets = 0
         self.subs = 0
         self._sub_taken = False
+        # Knobs the small test corpus changes (defaults: the long benchmark history).
+        self.side_sizes: tuple[int, ...] = (7, 8, 8, 9, 9, 10, 10, 10, 11, 11, 12, 12)
+        self.min_roster = 6
+        # Features to produce at the next map where they fit (test corpus only; empty for
+        # generate_history, whose output must not change). Checking this set draws no
+        # random numbers, so a run without forced features is byte-identical to before.
+        self.force: set[str] = set()
+        # Where the special cases ended up, as (file name, GUID) or file names; recorded
+        # only where a reader can see them (not in a map whose round 1 is missing).
+        self.events: dict[str, list[tuple[str, ...]]] = defaultdict(list)
         self.first: datetime | None = None
         self.last: datetime | None = None
         self._make_servers()
@@ -751,16 +770,48 @@ class _Generator:
         tab[37] = revives
         return _Stats(wp, tab)
 
+    # ------------------------------------------------------------------ forced cases
+
+    def _take(self, feature: str) -> bool:
+        """Consume a forced ``feature`` (True when it was pending)."""
+        if feature in self.force:
+            self.force.discard(feature)
+            return True
+        return False
+
+    def _wants(self, feature: str, orphan: bool) -> bool:
+        """Whether a forced ``feature`` should be tried in this map (consumed on success)."""
+        return not orphan and feature in self.force
+
+    def _record(
+        self, r2_name: str, r1_name: str, midnight: bool, sub_in: int, spectator: int, reset: int
+    ) -> None:
+        """Note where this map's special cases are (and consume the forced ones placed)."""
+        events = self.events
+        if not r1_name:
+            events["orphan"].append((r2_name,))
+            return
+        events["pair"].append((r1_name, r2_name))
+        if midnight:
+            events["midnight"].append((r1_name, r2_name))
+        for feature, p in (("substitute", sub_in), ("spectator", spectator), ("reset", reset)):
+            if p >= 0:
+                events[feature].append((r2_name, self.guid[p]))
+                self.force.discard(feature)
+
     # ------------------------------------------------------------------ output
 
-    def _write(self, server: int, when: datetime, mapname: str, n: int, text: str) -> None:
-        path = self.server_dirs[server] / f"{when:%Y-%m-%d-%H%M%S}-{mapname}-round-{n}.txt"
+    def _write(self, server: int, when: datetime, mapname: str, n: int, text: str) -> str:
+        """Write one round file; return its name."""
+        name = f"{when:%Y-%m-%d-%H%M%S}-{mapname}-round-{n}.txt"
+        path = self.server_dirs[server] / name
         path.write_bytes(text.encode("utf-8", "surrogateescape"))
         self.files += 1
         if self.first is None or when < self.first:
             self.first = when
         if self.last is None or when > self.last:
             self.last = when
+        return name
 
     # ------------------------------------------------------------------ sessions
 
@@ -821,8 +872,8 @@ class _Generator:
         r = self.r
         today = start.toordinal()
         queue = self._pick_roster(s, today, used)
-        n_side = rng.choice((7, 8, 8, 9, 9, 10, 10, 10, 11, 11, 12, 12))
-        if len(queue) < 6:
+        n_side = rng.choice(self.side_sizes)
+        if len(queue) < self.min_roster:
             return False
         n_side = min(n_side, len(queue) // 2)
         qi = 2 * n_side
@@ -838,7 +889,7 @@ class _Generator:
             while len(roster) < target and qi < len(queue):
                 roster.append(queue[qi])
                 qi += 1
-            if len(roster) < 6:
+            if len(roster) < self.min_roster:
                 break
             # Map choice: a rare immediate replay, else a map not yet played tonight.
             replay = prev_map >= 0 and r() < 0.04
@@ -911,7 +962,8 @@ class _Generator:
         full1 = secs1 // 6
         t10 = {p: (full1 if r() > 0.08 else max(1, int(full1 * (0.3 + 0.65 * r())))) for p in order}
         st1 = self.simulate((group_a, group_b), t10, cls, layout)
-        orphan = r() < 0.004
+        orphan = r() < 0.004 or self._take("orphan")
+        r1_name = ""
         if not orphan:
             lines = [
                 f"{self.server_names[s]}\\{mapname}\\{config}\\1\\{defender}\\{winner1}"
@@ -923,7 +975,7 @@ class _Generator:
             ]
             body = lines[1:]
             rng.shuffle(body)
-            self._write(s, t1_end, mapname, 1, lines[0] + "".join(body))
+            r1_name = self._write(s, t1_end, mapname, 1, lines[0] + "".join(body))
             self.player_rounds += len(body)
             for p in order:
                 self.appeared[p] = True
@@ -933,8 +985,10 @@ class _Generator:
         # ---- round 2: sides swap; group A is now Allies (team 2).
         a2 = group_a[:]
         b2 = group_b[:]
+        # Forced special cases wait for a map with a round 1 file: in an orphan round 2
+        # nobody can tell a substitute, a spectator or a reset from the others.
         sub_in = -1
-        if r() < 0.04 and qi < len(queue):
+        if (r() < 0.04 or self._wants("substitute", orphan)) and qi < len(queue):
             newcomer = queue[qi]
             if newcomer not in names:
                 self._sub_taken = True
@@ -948,7 +1002,7 @@ class _Generator:
                 names[newcomer] = self.name_of(newcomer, day_ord)
                 cls[newcomer] = pref[newcomer]
         spectator = -1
-        if r() < 0.004:
+        if r() < 0.004 or self._wants("spectator", orphan):
             grp = a2 if len(a2) >= len(b2) else b2
             if len(grp) > 3:
                 spectator = grp.pop(int(r() * len(grp)))
@@ -956,7 +1010,7 @@ class _Generator:
                     grp.append(spectator)
                     spectator = -1
         reset = -1
-        if r() < 0.012:
+        if r() < 0.012 or self._wants("reset", orphan):
             cand = [p for p in a2 + b2 if p != sub_in and t10.get(p, 0) == full1 and full1 >= 12]
             if cand:
                 reset = cand[int(r() * len(cand))]
@@ -1019,7 +1073,24 @@ class _Generator:
             f"{self.server_names[s]}\\{mapname}\\{config}\\2\\{defender}\\{winner2}"
             f"\\{_mss(secs1)}\\{r2_time}\n"
         )
-        self._write(s, t2_end, mapname, 2, header + "".join(body))
+        midnight = t1_end.date() != t2_end.date()
+        if (
+            "header_only" in self.force
+            and not orphan
+            and not midnight
+            and sub_in < 0
+            and spectator < 0
+            and reset < 0
+        ):
+            # The script died after the header: a file the importer must reject. Only in
+            # a map with nothing else to show, so no forced case disappears with it.
+            self.force.discard("header_only")
+            body = []
+            name = self._write(s, t2_end, mapname, 2, header)
+            self.events["header_only"].append((name,))
+        else:
+            name = self._write(s, t2_end, mapname, 2, header + "".join(body))
+            self._record(name, r1_name, midnight, sub_in, spectator, reset)
         self.player_rounds += len(body)
         for p in a2 + b2:
             self.appeared[p] = True
@@ -1096,3 +1167,193 @@ def generate_history(
         substitutes=gen.subs,
         weekdays={k: d for k, d in zip(gen.server_keys, gen.server_days, strict=True)},
     )
+
+
+# --------------------------------------------------------------------------- test corpus
+
+#: Seed of the small corpus the test suite uses when the real one is missing.
+TEST_CORPUS_SEED = 20240416
+_TEST_START = date(2024, 4, 16)
+_TEST_END = date(2025, 10, 20)
+_COLOUR_CODE = re.compile(r"\^[^^]")
+
+# Where in the session plan (fraction of its sessions) each special case is forced;
+# the generator places it at the first map from there on where it fits.
+_FORCED_AT = (
+    (0.30, "header_only"),
+    (0.40, "orphan"),
+    (0.50, "reset"),
+    (0.60, "substitute"),
+    (0.70, "spectator"),
+    (0.85, "orphan"),
+)
+_MIDNIGHT_FROM = 0.70  # sessions start at 23:40 from here until a pair crosses midnight
+
+
+@dataclass(frozen=True)
+class CorpusManifest:
+    """What :func:`generate_test_corpus` wrote and where its special cases are.
+
+    File names are relative to the output folder (one server, no subfolders); pairs are
+    ``(round 1 file, round 2 file)``, players ``(round 2 file, GUID)``. ``renamed`` maps
+    each GUID seen under several names (colour codes stripped) to them, ``shared_names``
+    each lower-case name used by several GUIDs to those GUIDs; a non-UTF-8 name is listed
+    as ``(file, GUID)`` of every line holding it.
+    """
+
+    files: int
+    player_rounds: int
+    players: int
+    first: datetime
+    last: datetime
+    layouts: dict[int, int]
+    pairs: tuple[tuple[str, str], ...]
+    midnight_pairs: tuple[tuple[str, str], ...]
+    orphans: tuple[str, ...]
+    header_only: tuple[str, ...]
+    resets: tuple[tuple[str, str], ...]
+    substitutes: tuple[tuple[str, str], ...]
+    spectators: tuple[tuple[str, str], ...]
+    non_utf8: tuple[tuple[str, str], ...]
+    renamed: dict[str, tuple[str, ...]]
+    shared_names: dict[str, tuple[str, ...]]
+    coloured_names: int
+
+
+def _shape_test_population(gen: _Generator) -> None:
+    """Make the small population show every case the test corpus promises.
+
+    The eight most active players play from the first day to the last, so that every
+    planned session has a roster and each layout era (by date) gets its files. Two
+    occasional players share one name in different colours: not regulars, and not in the
+    first files, so the most active players and the first ones keep a name of their own
+    (tests look players up by name). A regular plays under names that are not valid UTF-8
+    (a latin-1 byte) before settling on a plain one.
+    """
+    n = len(gen.guid)
+    start_ord = gen.start.toordinal()
+    by_weight = sorted(range(n), key=lambda p: (-gen.weight[p], p))
+    for p in by_weight[:8]:
+        gen.join[p] = gen.alias_days[p][0] = start_ord
+        gen.leave[p] = gen.end.toordinal()
+    gen.pending = sorted(range(n), key=lambda p: (gen.join[p], p))
+    # Non-regulars who joined nearest to 3/8 of the history and stayed a while.
+    mid = start_ord + gen.span * 3 // 8
+    joined_later = sorted(
+        (p for p in by_weight[8:] if gen.leave[p] - gen.join[p] >= 120),
+        key=lambda p: (abs(gen.join[p] - mid), p),
+    )
+    if len(joined_later) < 2:
+        raise RuntimeError("test corpus population too small for a shared name")
+    for p, colour in zip(joined_later[:2], ("^3", "^1"), strict=True):
+        gen.alias_days[p] = [gen.join[p]]
+        gen.alias_names[p] = [f"{colour}Ghost"]
+    p = by_weight[4]
+    late = start_ord + gen.span * 4 // 5
+    days = [d for d in gen.alias_days[p] if d < late]
+    names = [name + "\udce9" for name in gen.alias_names[p][: len(days)]]
+    gen.alias_days[p] = [*days, late]
+    gen.alias_names[p] = [*names, "^7Renard"]
+
+
+def _scan(folder: Path) -> tuple[dict[int, int], dict[str, set[str]], list[tuple[str, str]], int]:
+    """Layouts per file, raw names per GUID, non-UTF-8 lines and the line count."""
+    layouts: dict[int, int] = defaultdict(int)
+    names: dict[str, set[str]] = defaultdict(set)
+    non_utf8: list[tuple[str, str]] = []
+    lines = 0
+    for path in sorted(folder.glob("*.txt")):
+        rows = path.read_bytes().split(b"\n")[1:-1]
+        if rows:
+            layouts[rows[0].count(b"\t")] += 1
+        for row in rows:
+            lines += 1
+            guid, raw = row.split(b"\\", 2)[:2]
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                non_utf8.append((path.name, guid.decode()))
+            names[guid.decode()].add(raw.decode("utf-8", "surrogateescape"))
+    return dict(layouts), names, non_utf8, lines
+
+
+def generate_test_corpus(out_dir: Path, seed: int = TEST_CORPUS_SEED) -> CorpusManifest:
+    """Write the small corpus the tests use when the real one is missing (~300 files).
+
+    One server, 32 players, teams of 3-5, a session of 2-5 maps every two weeks or so
+    from April 2024 to October 2025 (ending, like the real corpus, long before "now").
+    Guaranteed, whatever the seed (a seed that cannot place one raises ``RuntimeError``):
+    all four TAB layouts, round 1/round 2 pairs, a pair crossing midnight, orphan round 2s,
+    a reconnect reset, a substitute who played only round 2, a spectator, a header-only
+    file, colour codes, GUIDs with several names, one name used by two GUIDs and names
+    that are not valid UTF-8. The manifest says where each case is.
+    """
+    out = Path(out_dir)
+    gen = _Generator(out, 32, _TEST_START, _TEST_END, 1, seed)
+    gen.side_sizes = (3, 4, 4, 5)
+    _shape_test_population(gen)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = gen.rng
+    days = []
+    day = _TEST_START + timedelta(days=1)
+    while day <= _TEST_END - timedelta(days=7):
+        days.append(day)
+        day += timedelta(days=12 + int(rng.random() * 7))
+    forced = sorted((int(at * len(days)), feature) for at, feature in _FORCED_AT)
+    for i, day in enumerate(days):
+        while forced and forced[0][0] <= i:
+            gen.force.add(forced.pop(0)[1])
+        if i >= _MIDNIGHT_FROM * len(days) and not gen.events["midnight"]:
+            start = datetime(day.year, day.month, day.day, 23, 40)
+        else:
+            start = datetime(day.year, day.month, day.day, 20) + timedelta(
+                seconds=int(rng.random() * 5400)
+            )
+        if gen._session(0, start, 2 + int(rng.random() * 4), True, set()):
+            gen.sessions += 1
+    layouts, names, non_utf8, lines = _scan(out)
+    clean = {g: {_COLOUR_CODE.sub("", raw).strip() for raw in raws} for g, raws in names.items()}
+    shared: dict[str, set[str]] = defaultdict(set)
+    for guid, cleaned in clean.items():
+        for name in cleaned:
+            shared[name.lower()].add(guid)
+    ev = gen.events
+    manifest = CorpusManifest(
+        files=gen.files,
+        player_rounds=lines,
+        players=len(names),
+        first=gen.first or datetime.min,
+        last=gen.last or datetime.min,
+        layouts=layouts,
+        pairs=tuple((a, b) for a, b in ev["pair"]),
+        midnight_pairs=tuple((a, b) for a, b in ev["midnight"]),
+        orphans=tuple(a for (a,) in ev["orphan"]),
+        header_only=tuple(a for (a,) in ev["header_only"]),
+        resets=tuple((a, b) for a, b in ev["reset"]),
+        substitutes=tuple((a, b) for a, b in ev["substitute"]),
+        spectators=tuple((a, b) for a, b in ev["spectator"]),
+        non_utf8=tuple(non_utf8),
+        renamed={g: tuple(sorted(v)) for g, v in sorted(clean.items()) if len(v) > 1},
+        shared_names={n: tuple(sorted(g)) for n, g in sorted(shared.items()) if len(g) > 1},
+        coloured_names=sum(1 for v in names.values() for raw in v if _COLOUR_CODE.search(raw)),
+    )
+    missing = [
+        what
+        for what, ok in (
+            ("all four layouts", set(layouts) == {33, 36, 37, 38}),
+            ("a midnight pair", manifest.midnight_pairs),
+            ("two orphans", len(manifest.orphans) >= 2),
+            ("a header-only file", manifest.header_only),
+            ("a reset", manifest.resets),
+            ("a substitute", manifest.substitutes),
+            ("a spectator", manifest.spectators),
+            ("a non-UTF-8 name", manifest.non_utf8),
+            ("a renamed GUID", manifest.renamed),
+            ("a shared name", manifest.shared_names),
+            ("colour codes", manifest.coloured_names),
+        )
+        if not ok
+    ]
+    if missing:
+        raise RuntimeError(f"seed {seed} gives a test corpus without {', '.join(missing)}")
+    return manifest

@@ -1,4 +1,4 @@
-"""Fixtures for cog tests: the real corpus in a temp SQLite, an EtBot with recorded HTTP.
+"""Fixtures for cog tests: the corpus in a temp SQLite, an EtBot with recorded HTTP.
 
 The corpus is imported once per session into a template database; every test gets its own
 copy of that file, so tests that write (``/link``) cannot affect each other.
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from peewee import Database
 
-from conftest import real_files
+from conftest import corpus_files
 from discordkit import GUILD_ID, OWNER_ID, DiscordRecorder
 from etbot.bot import EtBot
 from etbot.config import Settings
@@ -54,8 +54,8 @@ class FakeRenderer:
 
 @pytest.fixture(scope="session")
 def corpus_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file with the whole real corpus imported (built once)."""
-    files = real_files()
+    """A migrated SQLite file with the whole corpus imported (built once)."""
+    files = corpus_files()
     path = tmp_path_factory.mktemp("corpus-template") / "etbot.db"
     database = open_database(f"sqlite:///{path}")
     report = Importer().import_paths(files)

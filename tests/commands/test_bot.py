@@ -12,7 +12,7 @@ import pytest
 from peewee import Database
 
 from commands.conftest import FakeRenderer, make_settings
-from conftest import real_files
+from conftest import corpus_files, first_pair, is_probe, until_watching
 from discordkit import GUILD_ID, OWNER_ID, FakeDiscord
 from etbot.bot import (
     EXIT_CONFIG,
@@ -100,7 +100,7 @@ async def test_ingest_paths_imports_and_invalidates(
     try:
         cache = bot.resources.cache
         cache.get_or_compute("stale", lambda: 1)
-        files = real_files()[:20]
+        files = corpus_files()[:20]
         with caplog.at_level(logging.WARNING):
             report = await bot.ingest_paths(files)
         assert report.imported > 0 and len(cache) == 0
@@ -112,44 +112,59 @@ async def test_ingest_paths_imports_and_invalidates(
         database.close()
 
 
+class Ingests:
+    """What the bot imported, batch by batch (probe files left out), with a way to wait."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[object]] = []
+        self.probes = 0
+        self._changed = asyncio.Condition()
+
+    async def record(self, paths: list[object]) -> None:
+        real = [p for p in paths if not (isinstance(p, Path) and is_probe(p))]
+        async with self._changed:
+            self.probes += len(paths) - len(real)
+            if real:
+                self.batches.append(real)
+            self._changed.notify_all()
+
+    async def until(self, condition: Callable[[], bool], timeout: float = 15.0) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(condition), timeout)
+
+
 async def _bot_with_stats_dir(
     tmp_path: Path, server: FakeDiscord, renderer: FakeRenderer, folder: Path
-) -> tuple[EtBot, list[list[object]]]:
+) -> tuple[EtBot, Ingests]:
     url = f"sqlite:///{tmp_path / 'start.db'}"
     database = open_database(url)
     settings = make_settings(url, stats_dir=folder, discord_api_base=server.base_url)
     bot = EtBot(settings, Db(database), renderer=renderer)  # type: ignore[arg-type]
-    done: list[list[object]] = []
+    bot.watch_settle_seconds = 0.2  # the settle rule has its own tests (test_sources.py)
+    bot.watch_debounce_ms = 50
+    done = Ingests()
     original = bot.ingest_paths
 
     async def spy(paths: list[object]) -> object:
         report = await original(paths)
-        done.append(list(paths))  # recorded once the import has committed
+        await done.record(list(paths))  # recorded once the import has committed
         return report
 
     bot.ingest_paths = spy  # type: ignore[method-assign]
     return bot, done
 
 
-async def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 async def test_stats_dir_imported_at_start(tmp_path: Path, renderer: FakeRenderer) -> None:
     folder = tmp_path / "stats"
     folder.mkdir()
-    for path in real_files()[:10]:
+    for path in corpus_files()[:10]:
         (folder / path.name).write_bytes(path.read_bytes())
     async with FakeDiscord() as server:
         bot, done = await _bot_with_stats_dir(tmp_path, server, renderer, folder)
         await bot.login("fake-bot-token")
-        await _wait_for(lambda: bool(done))
+        await done.until(lambda: bool(done.batches))
         await bot.close()
-    assert done == [[folder]]
+    assert done.batches == [[folder]]
     assert autocomplete_players("")
 
 
@@ -158,19 +173,19 @@ async def test_new_round_in_stats_dir_is_imported_while_running(
 ) -> None:
     folder = tmp_path / "stats"
     folder.mkdir()
-    pair = [p for p in real_files() if p.name.startswith("2025-10-02-21")][:2]
+    pair = first_pair(corpus_files())
     (folder / pair[0].name).write_bytes(pair[0].read_bytes())  # round 1 already there
     async with FakeDiscord() as server:
         bot, done = await _bot_with_stats_dir(tmp_path, server, renderer, folder)
         await bot.login("fake-bot-token")
-        await _wait_for(lambda: bool(done))
+        await done.until(lambda: bool(done.batches))
         bot.resources.cache.get_or_compute("stale", lambda: "old answer")
-        await asyncio.sleep(0.5)  # the watcher is up
+        await until_watching(folder, lambda: done.probes > 0, every=0.5)
         # The game server writes round 2 when it ends.
         (folder / pair[1].name).write_bytes(pair[1].read_bytes())
-        await _wait_for(lambda: len(done) >= 2)
+        await done.until(lambda: len(done.batches) >= 2)
         await bot.close()
-    assert done[1] == [folder / pair[1].name]
+    assert done.batches[1] == [folder / pair[1].name]
     r2 = Round.get(Round.file_name == pair[1].name)
     assert r2.round1 is not None and r2.round1.file_name == pair[0].name  # paired
     assert bot.resources.cache.get_or_compute("stale", lambda: "fresh") == "fresh"

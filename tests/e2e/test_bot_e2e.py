@@ -1,8 +1,8 @@
 """End to end: the real EtBot (all cogs, real renderer) against the fake Discord.
 
 One bot is booted for the whole module (a module-scoped event loop) over a temp SQLite with
-the real corpus imported; each test dispatches interactions through the fake gateway and
-asserts the REST calls the bot makes. Nothing here touches the real Discord.
+the corpus (real, else generated) imported; each test dispatches interactions through the
+fake gateway and asserts the REST calls the bot makes. Nothing here touches the real Discord.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import disnake
 import pytest
 import pytest_asyncio
 
-from conftest import real_files
+from conftest import corpus_files
 from discordkit import (
     FOLLOWUP,
     GUILD_COMMANDS_PUT,
@@ -59,7 +59,7 @@ def make_settings(database_url: str, api_base: str, **overrides: Any) -> Setting
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    files = real_files()
+    files = corpus_files()
     path: Path = tmp_path_factory.mktemp("e2e") / "etbot.db"
     url = f"sqlite:///{path}"
     open_database(url)

@@ -32,26 +32,34 @@ def is_stats_file(change: Change, path: str) -> bool:
 
 
 async def wait_until_settled(
-    path: Path, settle: float = SETTLE_SECONDS, poll: float = SETTLE_POLL_SECONDS
+    path: Path,
+    settle: float = SETTLE_SECONDS,
+    poll: float = SETTLE_POLL_SECONDS,
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> bool:
-    """Wait until ``path``'s size and mtime stop changing for ``settle`` seconds.
+    """Wait until ``path`` is not empty and its size and mtime stop changing for ``settle``
+    seconds (checked every ``poll`` seconds).
 
-    Returns False when the file disappeared meanwhile.
+    Returns False when the file disappeared meanwhile. ``clock`` (default: the event
+    loop's) and ``sleep`` exist so that tests can run this on a fake clock.
     """
+    now_of = clock or asyncio.get_running_loop().time
     last: tuple[int, int] | None = None
-    stable_since = asyncio.get_running_loop().time()
+    stable_since = now_of()
     while True:
         try:
             st = path.stat()
         except FileNotFoundError:
             return False
-        now = asyncio.get_running_loop().time()
+        now = now_of()
         current = (st.st_size, st.st_mtime_ns)
         if current != last:
             last, stable_since = current, now
         elif st.st_size > 0 and now - stable_since >= settle:
             return True
-        await asyncio.sleep(poll)
+        await sleep(poll)
 
 
 async def watch_folder(
