@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import logging
+import os
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from conftest import real_files
-from etbot.sources.local import wait_until_settled, watch_folder
+from etbot.sources.local import FolderWatcher, SettleRules, wait_until_settled, watch_folder
 
 
 async def test_slowly_written_file_is_handed_over_once_complete(tmp_path: Path) -> None:
@@ -68,4 +75,296 @@ async def test_wait_until_settled_reports_a_vanished_file(tmp_path: Path) -> Non
     path = tmp_path / "gone.txt"
     path.write_text("x")
     path.unlink()
-    assert await wait_until_settled(path, settle=0.1, poll=0.01) is False
+    result = await wait_until_settled(path, SettleRules(settle=0.1, poll=0.01))
+    assert not result.ok and result.vanished
+
+
+# --------------------------------------------------------------------------- hardening
+# Issue 12: one bad file must never stall the watch (item 1), files written during the
+# start-up import are imported (item 3), files settle concurrently (item 10).
+
+
+async def _until_watching(folder: Path, seen: list[str]) -> None:
+    """Rewrite a probe file until the watcher hands it over: it is live from then on."""
+    probe = folder / "probe.txt"
+    for attempt in range(200):
+        if "probe.txt" in seen:
+            return
+        if attempt % 10 == 0:
+            probe.write_text(f"probe {attempt}")
+        await asyncio.sleep(0.05)
+    raise AssertionError("the watcher never reported the probe file")
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    """Wait for a condition; the limit only turns a hang into a failure."""
+    for _ in range(400):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_an_empty_file_is_rejected_and_later_files_still_imported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = real_files()[0]
+    seen: list[str] = []
+    stop = asyncio.Event()
+
+    async def on_files(paths: list[Path]) -> None:
+        seen.extend(p.name for p in paths)
+
+    caplog.set_level(logging.INFO, logger="etbot.sources")
+    watcher = asyncio.create_task(
+        watch_folder(tmp_path, on_files, stop_event=stop, settle=0.2, debounce_ms=50)
+    )
+    try:
+        await _until_watching(tmp_path, seen)
+        (tmp_path / "empty.txt").write_bytes(b"")  # disk full / crash mid-write
+        (tmp_path / good.name).write_bytes(good.read_bytes())
+        await _until(lambda: good.name in seen, "the file after the empty one is imported")
+        await _until(lambda: "empty.txt" in caplog.text, "the empty file is logged")
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=10)
+    assert "empty.txt" not in seen
+    line = next(r.getMessage() for r in caplog.records if "empty.txt" in r.getMessage())
+    assert "empty" in line.replace("empty.txt", "")  # says why, not only which file
+
+
+async def test_a_fifo_named_txt_is_rejected_and_later_files_still_imported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = real_files()[0]
+    seen: list[str] = []
+    stop = asyncio.Event()
+
+    async def on_files(paths: list[Path]) -> None:
+        seen.extend(p.name for p in paths)
+
+    caplog.set_level(logging.INFO, logger="etbot.sources")
+    watcher = asyncio.create_task(
+        watch_folder(tmp_path, on_files, stop_event=stop, settle=0.2, debounce_ms=50)
+    )
+    try:
+        await _until_watching(tmp_path, seen)
+        os.mkfifo(tmp_path / "pipe.txt")  # reading it would block forever
+        (tmp_path / good.name).write_bytes(good.read_bytes())
+        await _until(lambda: good.name in seen, "the file after the FIFO is imported")
+        await _until(lambda: "pipe.txt" in caplog.text, "the FIFO is logged")
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=10)
+    assert "pipe.txt" not in seen
+    assert "not a regular file" in caplog.text
+
+
+async def test_a_file_still_growing_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    """Files settle concurrently: complete files are imported while another is still being
+    written, and the growing file is imported whole once its writer stops."""
+    files = real_files()[:20]
+    seen: dict[str, bytes] = {}
+    stop = asyncio.Event()
+    writing = True
+
+    async def on_files(paths: list[Path]) -> None:
+        for path in paths:
+            seen[path.name] = path.read_bytes()
+
+    growing = tmp_path / "2000-01-01-000000-slow-round-1.txt"  # sorts before the others
+    growing_data = b"".join(f"line {i}\n".encode() for i in range(2000))
+
+    async def slow_writer() -> None:
+        with growing.open("wb") as fh:
+            for i in range(0, len(growing_data), 8):
+                if not writing:
+                    fh.write(growing_data[i:])
+                    return
+                fh.write(growing_data[i : i + 8])
+                fh.flush()
+                await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(
+        watch_folder(tmp_path, on_files, stop_event=stop, settle=0.2, debounce_ms=50)
+    )
+    writer = asyncio.create_task(slow_writer())
+    try:
+        await _until(lambda: growing.exists(), "the slow writer started")
+        for path in files:
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+        await _until(
+            lambda: all(p.name in seen for p in files), "complete files imported meanwhile"
+        )
+        assert not writer.done()  # …while the slow file is still being written
+        assert growing.name not in seen
+        writing = False
+        await writer
+        await _until(lambda: growing.name in seen, "the slow file imported once complete")
+    finally:
+        writing = False
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=10)
+    assert seen[growing.name] == growing_data
+    assert all(seen[p.name] == p.read_bytes() for p in files)
+
+
+class VirtualClock:
+    """Virtual time for the settle loops: ``sleep`` waits until the test advances the clock
+    to the sleeper's wake-up time, so a test spanning minutes runs in milliseconds and
+    measures time the code *would* take, deterministically."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + delay, next(self._order), future))
+        await future
+
+    async def run_until(self, condition: Callable[[], bool], *, limit: float) -> None:
+        """Let every task run until it sleeps, then jump to the next wake-up; repeat."""
+        while True:
+            for _ in range(20):  # woken tasks run to their next sleep (no threads involved)
+                await asyncio.sleep(0)
+            if condition():
+                return
+            if not self._sleepers:
+                raise AssertionError("nothing left to wake and the condition is not met")
+            wake = self._sleepers[0][0]
+            if wake > limit:
+                raise AssertionError(f"not done after {limit} s of virtual time")
+            self.now = wake
+            while self._sleepers and self._sleepers[0][0] <= wake:
+                heapq.heappop(self._sleepers)[2].set_result(None)
+
+
+async def test_settling_a_complete_file_takes_the_settle_time(tmp_path: Path) -> None:
+    path = tmp_path / "round.txt"
+    path.write_bytes(b"complete")
+    clock = VirtualClock()
+    task = asyncio.create_task(
+        wait_until_settled(
+            path,
+            SettleRules(settle=1.0, poll=0.25, deadline=5),
+            clock=clock.time,
+            sleep=clock.sleep,
+        )
+    )
+    await clock.run_until(task.done, limit=10)
+    result = task.result()
+    assert result.ok and result.size == len(b"complete")
+    assert clock.now == 1.0  # four unchanged polls, no more
+
+
+async def test_an_empty_file_is_rejected_once_settled(tmp_path: Path) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    clock = VirtualClock()
+    task = asyncio.create_task(
+        wait_until_settled(
+            path,
+            SettleRules(settle=1.0, poll=0.25, deadline=60),
+            clock=clock.time,
+            sleep=clock.sleep,
+        )
+    )
+    await clock.run_until(task.done, limit=100)
+    result = task.result()
+    assert not result.ok and not result.vanished and "empty" in (result.problem or "")
+    assert clock.now == 1.0  # rejected as soon as it is settled, not at the deadline
+
+
+async def test_a_file_that_never_settles_is_given_up_at_its_deadline(tmp_path: Path) -> None:
+    path = tmp_path / "endless.txt"
+    path.write_bytes(b"x")
+    clock = VirtualClock()
+
+    async def writer_keeps_writing(delay: float) -> None:
+        with path.open("ab") as fh:  # between two polls the file grows again
+            fh.write(b"x")
+        await clock.sleep(delay)
+
+    task = asyncio.create_task(
+        wait_until_settled(
+            path,
+            SettleRules(settle=1.0, poll=0.25, deadline=5),
+            clock=clock.time,
+            sleep=writer_keeps_writing,
+        )
+    )
+    await clock.run_until(task.done, limit=100)
+    result = task.result()
+    assert not result.ok and result.problem == "still being written after 5 s"
+    assert clock.now == 5.0
+
+
+async def test_a_burst_of_1000_files_settles_concurrently(tmp_path: Path) -> None:
+    """Settled one after another, 1,000 files take 1,000 settle periods (~17 min at 1 s);
+    concurrently they take one, in virtual time."""
+    names = [f"2025-01-01-{i:06d}-map-round-1.txt" for i in range(1000)]
+    for name in names:
+        (tmp_path / name).write_bytes(b"round " + name.encode())
+    clock = VirtualClock()
+    handed: list[list[Path]] = []
+
+    async def on_files(paths: list[Path]) -> None:
+        handed.append(paths)
+
+    rules = SettleRules(settle=1.0, poll=0.25, deadline=60)
+    watcher = FolderWatcher(tmp_path, on_files, rules=rules, clock=clock.time, sleep=clock.sleep)
+    handover = asyncio.create_task(watcher.handover())
+    try:
+        watcher.consider(tmp_path / name for name in names)
+        await clock.run_until(lambda: sum(map(len, handed)) >= 1000, limit=60)
+    finally:
+        handover.cancel()
+    assert sorted(p.name for batch in handed for p in batch) == names  # each exactly once
+    assert clock.now <= rules.settle + rules.poll
+    assert len(handed) <= 2  # handed over in bulk, not one import per file
+
+
+async def test_files_written_during_the_start_up_import_are_imported_once(
+    tmp_path: Path,
+) -> None:
+    files = real_files()[:4]
+    for path in files[:3]:
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    late, later = files[3], real_files()[4]
+    existing_calls: list[Path] = []
+    handed: list[str] = []
+    stop = asyncio.Event()
+
+    async def on_existing(folder: Path) -> None:
+        existing_calls.append(folder)
+        # The game server ends a round while the start-up import is still running.
+        (folder / late.name).write_bytes(late.read_bytes())
+        await asyncio.sleep(0.3)
+
+    async def on_files(paths: list[Path]) -> None:
+        handed.extend(p.name for p in paths)
+
+    watcher = FolderWatcher(
+        tmp_path,
+        on_files,
+        on_existing=on_existing,
+        rules=SettleRules(settle=0.2, poll=0.05, deadline=10),
+        debounce_ms=50,
+    )
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await _until(lambda: late.name in handed, "the round written during the import")
+        (tmp_path / later.name).write_bytes(later.read_bytes())
+        await _until(lambda: later.name in handed, "a round written afterwards")
+        await _until(lambda: watcher.idle, "nothing left to settle")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert existing_calls == [tmp_path]
+    # The files already there went to the start-up import only; the others came once each.
+    assert handed == [late.name, later.name]
