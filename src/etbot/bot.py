@@ -107,7 +107,7 @@ class EtBot(commands.InteractionBot):
         await super().login(token)
         self.spawn(self._warm_renderer(), name="etbot-warm-renderer")
         if self.settings.stats_dir is not None:
-            self.spawn(self._initial_import(), name="etbot-stats-dir")
+            self.spawn(self._follow_stats_dir(), name="etbot-stats-dir")
 
     async def close(self) -> None:
         """Disconnect, then stop background work, the renderer and the database."""
@@ -155,16 +155,19 @@ class EtBot(commands.InteractionBot):
         except Exception as exc:  # charts fall back to text; the bot keeps running
             log.warning("chart renderer did not start: %s", exc)
 
-    async def _initial_import(self) -> None:
+    async def _follow_stats_dir(self) -> None:
         stats_dir = self.settings.stats_dir
         assert stats_dir is not None
         if not stats_dir.is_dir():
             log.warning("STATS_DIR %s is not a folder; nothing imported", stats_dir)
             return
-        report = await self.ingest_paths([stats_dir])
-        log.info("imported from %s: %s", stats_dir, report.summary())
-        # Then follow the folder: every round that ends is imported within seconds.
-        await watch_folder(stats_dir, self._ingest_new_files)
+        # Watch first, then import what is already there: a round that ends during a long
+        # start-up import is picked up too, and nothing is imported twice.
+        await watch_folder(stats_dir, self._ingest_new_files, on_existing=self._import_existing)
+
+    async def _import_existing(self, folder: Path) -> None:
+        report = await self.ingest_paths([folder])
+        log.info("imported from %s: %s", folder, report.summary())
 
     async def _ingest_new_files(self, paths: list[Path]) -> None:
         report = await self.ingest_paths(paths)
