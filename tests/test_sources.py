@@ -11,8 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from peewee import Database
 
 from conftest import real_files
+from etbot.ingest import Importer, ImportReport
+from etbot.models import Round
 from etbot.sources.local import FolderWatcher, SettleRules, wait_until_settled, watch_folder
 
 
@@ -368,3 +371,49 @@ async def test_files_written_during_the_start_up_import_are_imported_once(
     assert existing_calls == [tmp_path]
     # The files already there went to the start-up import only; the others came once each.
     assert handed == [late.name, later.name]
+
+
+async def test_a_truncated_file_is_rejected_by_the_import_and_the_next_one_imported(
+    db: Database, tmp_path: Path
+) -> None:
+    """Into a real database on both backends: the watcher hands a truncated file over (it
+    cannot know), the importer rejects it with its reason, and the round after it is
+    imported."""
+    whole = next(p for p in real_files() if p.name.startswith("2025-10-02-21"))
+    data = whole.read_bytes()
+    truncated = tmp_path / "2025-10-02-000000-crash-round-1.txt"
+    reports: list[ImportReport] = []
+    stop = asyncio.Event()
+
+    async def on_files(paths: list[Path]) -> None:
+        reports.append(Importer().import_paths(paths))
+
+    watcher = asyncio.create_task(
+        watch_folder(tmp_path, on_files, stop_event=stop, settle=0.2, debounce_ms=50)
+    )
+    try:
+        await _until_watching_with(tmp_path, reports)
+        truncated.write_bytes(data[: data.index(b"\n") + 40])  # the header and a broken line
+        (tmp_path / whole.name).write_bytes(data)
+        await _until(
+            lambda: sum(r.imported for r in reports) >= 1, "the complete round is imported"
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=10)
+    rejected = dict(item for r in reports for item in r.rejected)
+    assert rejected.get(truncated.name)  # with its reason
+    assert Round.select().where(Round.file_name == whole.name).exists()
+    assert not Round.select().where(Round.file_name == truncated.name).exists()
+
+
+async def _until_watching_with(folder: Path, reports: list[ImportReport]) -> None:
+    """Like :func:`_until_watching`, for a callback that imports (the probe is rejected)."""
+    probe = folder / "probe.txt"
+    for attempt in range(200):
+        if any(name == "probe.txt" for r in reports for name, _ in r.rejected):
+            return
+        if attempt % 10 == 0:
+            probe.write_text(f"probe {attempt}")
+        await asyncio.sleep(0.05)
+    raise AssertionError("the watcher never reported the probe file")
