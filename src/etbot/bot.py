@@ -31,6 +31,7 @@ from etbot.db import Db
 from etbot.ingest import Importer, ImportReport
 from etbot.render import ChartRenderer
 from etbot.sources.local import watch_folder
+from etbot.sources.ssh import SftpPoller, SshConfig
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,10 @@ class EtBot(commands.InteractionBot):
         self.spawn(self._warm_renderer(), name="etbot-warm-renderer")
         if self.settings.stats_dir is not None:
             self.spawn(self._follow_stats_dir(), name="etbot-stats-dir")
+        ssh = SshConfig.from_settings(self.settings)
+        if ssh is not None:
+            poller = SftpPoller(ssh, self.ingest_files, run_db=self.resources.db.run)
+            self.spawn(poller.run(), name="etbot-ssh")
 
     async def close(self) -> None:
         """Disconnect, then stop background work, the renderer and the database."""
@@ -185,6 +190,16 @@ class EtBot(commands.InteractionBot):
         files = list(paths)
         async with self._ingest_lock:
             report = await self.resources.db.run(_import_paths, files)
+        return self._imported(report)
+
+    async def ingest_files(self, files: list[tuple[str, bytes]]) -> ImportReport:
+        """Import stats files given as ``(file name, content)`` (the SSH source's hook);
+        otherwise like :meth:`ingest_paths`."""
+        async with self._ingest_lock:
+            report = await self.resources.db.run(_import_files, files)
+        return self._imported(report)
+
+    def _imported(self, report: ImportReport) -> ImportReport:
         if report.changed:
             self.resources.cache.invalidate()
         for name, reason in report.rejected:
@@ -196,6 +211,13 @@ def _import_paths(paths: list[str | os.PathLike[str]]) -> ImportReport:
     """Runs in a DB thread: one importer per call (it is not thread-safe). The importer keeps
     the pre-aggregated tables up to date inside its own transactions."""
     return Importer().import_paths(paths)
+
+
+def _import_files(files: list[tuple[str, bytes]]) -> ImportReport:
+    """Like :func:`_import_paths`, for contents already read (the SSH source)."""
+    report = ImportReport()
+    Importer().import_many(files, report)
+    return report
 
 
 # ---------------------------------------------------------------------- entry point
