@@ -184,8 +184,8 @@ class EtBot(commands.InteractionBot):
     async def ingest_paths(self, paths: Iterable[str | os.PathLike[str]]) -> ImportReport:
         """Import stats files/folders (off the event loop) and invalidate the query cache.
 
-        This is the hook a folder watcher or SFTP poller calls with new files. Imports run
-        one at a time.
+        This is the hook the ``STATS_DIR`` watcher calls with new files. Imports run one
+        at a time.
         """
         files = list(paths)
         async with self._ingest_lock:

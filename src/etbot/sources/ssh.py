@@ -295,7 +295,7 @@ class SftpPoller:
             f"SSH source {cfg.where}: host key refused, nothing read: {why}. "
             f"The server offered {key}; known_hosts file: {cfg.known_hosts}. "
             "If the server's key really changed, verify it and update that file "
-            "(README: SSH source)."
+            "(README: Sources of stats files)."
         )
 
     async def poll(self, sftp: asyncssh.SFTPClient) -> list[str]:
@@ -371,6 +371,7 @@ class SftpPoller:
             rows.append((name, size, mtime_ns, hashlib.sha256(data).hexdigest()))
         if files:
             await self.on_files(files)
+            log.info("SSH source %s: fetched %d new file(s)", self.config.where, len(files))
         await self._run_db(remember_fetched, self.config.source, rows)
         assert self._fetched is not None
         for name, size, mtime_ns, _digest in rows:
