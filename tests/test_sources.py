@@ -176,16 +176,18 @@ async def test_a_file_still_growing_does_not_hold_up_the_others(tmp_path: Path) 
             seen[path.name] = path.read_bytes()
 
     growing = tmp_path / "2000-01-01-000000-slow-round-1.txt"  # sorts before the others
-    growing_data = b"".join(f"line {i}\n".encode() for i in range(2000))
+    written = bytearray()
 
     async def slow_writer() -> None:
+        """Appends a line every 20 ms until the test says stop, then a last line."""
         with growing.open("wb") as fh:
-            for i in range(0, len(growing_data), 8):
-                if not writing:
-                    fh.write(growing_data[i:])
-                    return
-                fh.write(growing_data[i : i + 8])
+            for i in itertools.count():
+                line = f"line {i}\n".encode()
+                fh.write(line)
                 fh.flush()
+                written.extend(line)
+                if not writing:
+                    return
                 await asyncio.sleep(0.02)
 
     watcher = asyncio.create_task(
@@ -208,7 +210,7 @@ async def test_a_file_still_growing_does_not_hold_up_the_others(tmp_path: Path) 
         writing = False
         stop.set()
         await asyncio.wait_for(watcher, timeout=10)
-    assert seen[growing.name] == growing_data
+    assert seen[growing.name] == bytes(written)  # all of it, never a part
     assert all(seen[p.name] == p.read_bytes() for p in files)
 
 
