@@ -32,6 +32,7 @@ from etbot.db import Db
 from etbot.ingest import Importer, ImportReport
 from etbot.render import ChartRenderer
 from etbot.sources.local import SETTLE_SECONDS, watch_folder
+from etbot.sources.ssh import SftpPoller, SshConfig
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,11 @@ class EtBot(commands.InteractionBot):
         await super().login(token)
         self.spawn(self._warm_renderer(), name="etbot-warm-renderer")
         if self.settings.stats_dir is not None:
-            self.spawn(self._initial_import(), name="etbot-stats-dir")
+            self.spawn(self._follow_stats_dir(), name="etbot-stats-dir")
+        ssh = SshConfig.from_settings(self.settings)
+        if ssh is not None:
+            poller = SftpPoller(ssh, self.ingest_files, run_db=self.resources.db.run)
+            self.spawn(poller.run(), name="etbot-ssh")
 
     async def close(self) -> None:
         """Disconnect, then stop background work, the renderer and the database."""
@@ -162,21 +167,25 @@ class EtBot(commands.InteractionBot):
         except Exception as exc:  # charts fall back to text; the bot keeps running
             log.warning("chart renderer did not start: %s", exc)
 
-    async def _initial_import(self) -> None:
+    async def _follow_stats_dir(self) -> None:
         stats_dir = self.settings.stats_dir
         assert stats_dir is not None
         if not stats_dir.is_dir():
             log.warning("STATS_DIR %s is not a folder; nothing imported", stats_dir)
             return
-        report = await self.ingest_paths([stats_dir])
-        log.info("imported from %s: %s", stats_dir, report.summary())
-        # Then follow the folder: every round that ends is imported within seconds.
+        # Watch first, then import what is already there: a round that ends during a long
+        # start-up import is picked up too, and nothing is imported twice.
         await watch_folder(
             stats_dir,
             self._ingest_new_files,
+            on_existing=self._import_existing,
             settle=self.watch_settle_seconds,
             debounce_ms=self.watch_debounce_ms,
         )
+
+    async def _import_existing(self, folder: Path) -> None:
+        report = await self.ingest_paths([folder])
+        log.info("imported from %s: %s", folder, report.summary())
 
     async def _ingest_new_files(self, paths: list[Path]) -> None:
         report = await self.ingest_paths(paths)
@@ -188,12 +197,22 @@ class EtBot(commands.InteractionBot):
     async def ingest_paths(self, paths: Iterable[str | os.PathLike[str]]) -> ImportReport:
         """Import stats files/folders (off the event loop) and invalidate the query cache.
 
-        This is the hook a folder watcher or SFTP poller calls with new files. Imports run
-        one at a time.
+        This is the hook the ``STATS_DIR`` watcher calls with new files. Imports run one
+        at a time.
         """
         files = list(paths)
         async with self._ingest_lock:
             report = await self.resources.db.run(_import_paths, files)
+        return self._imported(report)
+
+    async def ingest_files(self, files: list[tuple[str, bytes]]) -> ImportReport:
+        """Import stats files given as ``(file name, content)`` (the SSH source's hook);
+        otherwise like :meth:`ingest_paths`."""
+        async with self._ingest_lock:
+            report = await self.resources.db.run(_import_files, files)
+        return self._imported(report)
+
+    def _imported(self, report: ImportReport) -> ImportReport:
         if report.changed:
             self.resources.cache.invalidate()
         for name, reason in report.rejected:
@@ -205,6 +224,13 @@ def _import_paths(paths: list[str | os.PathLike[str]]) -> ImportReport:
     """Runs in a DB thread: one importer per call (it is not thread-safe). The importer keeps
     the pre-aggregated tables up to date inside its own transactions."""
     return Importer().import_paths(paths)
+
+
+def _import_files(files: list[tuple[str, bytes]]) -> ImportReport:
+    """Like :func:`_import_paths`, for contents already read (the SSH source)."""
+    report = ImportReport()
+    Importer().import_many(files, report)
+    return report
 
 
 # ---------------------------------------------------------------------- entry point

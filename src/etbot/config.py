@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -35,6 +35,10 @@ def _split_ids(value: object) -> list[int]:
 
 IdList = Annotated[list[int], NoDecode]
 
+#: Settings the SSH/SFTP source needs, all or none (``SSH_PORT`` and ``SSH_POLL_SECONDS``
+#: have defaults).
+SSH_REQUIRED = ("ssh_host", "ssh_user", "ssh_key_file", "ssh_remote_dir", "ssh_known_hosts")
+
 
 class Settings(BaseSettings):
     """All runtime settings. Only ``DISCORD_TOKEN`` is required, and only by ``etbot run``."""
@@ -56,6 +60,17 @@ class Settings(BaseSettings):
     cache_ttl_seconds: int = 300
     render_timeout_seconds: float = 15.0
     log_level: str = "INFO"
+    # SSH/SFTP source (sources/ssh.py): fetch stats files from the game server's machine.
+    ssh_host: str | None = None
+    ssh_port: int = Field(default=22, ge=1, le=65535)
+    ssh_user: str | None = None
+    #: Private key file (OpenSSH format, not passphrase-protected).
+    ssh_key_file: Path | None = None
+    #: The game server's stats folder on that machine (absolute, or relative to the home).
+    ssh_remote_dir: str | None = None
+    #: known_hosts file holding the server's host key; checking it is never switched off.
+    ssh_known_hosts: Path | None = None
+    ssh_poll_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("guild_ids", mode="before")
     @classmethod
@@ -78,6 +93,37 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL, e.g. https://discord.com/api/v10")
         return value.rstrip("/")
 
+    @field_validator(*SSH_REQUIRED, mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _ssh_all_or_nothing(self) -> Settings:
+        given = [name for name in SSH_REQUIRED if getattr(self, name) is not None]
+        if not given:
+            return self
+        missing = [name.upper() for name in SSH_REQUIRED if name not in given]
+        if missing:
+            raise ValueError(
+                f"the SSH source needs {', '.join(n.upper() for n in SSH_REQUIRED)}; "
+                f"{', '.join(n.upper() for n in given)} set but {', '.join(missing)} missing"
+            )
+        assert self.ssh_key_file is not None and self.ssh_known_hosts is not None
+        if not self.ssh_key_file.is_file():
+            raise ValueError(f"SSH_KEY_FILE {self.ssh_key_file}: no such file")
+        if not self.ssh_known_hosts.is_file():
+            raise ValueError(
+                f"SSH_KNOWN_HOSTS {self.ssh_known_hosts}: no such file (write the server's "
+                "verified host key into it, see the README's SSH section)"
+            )
+        return self
+
+    @property
+    def ssh_enabled(self) -> bool:
+        """All SSH settings are present (the validator refuses a partial set)."""
+        return self.ssh_host is not None
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.server_timezone)
@@ -92,6 +138,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
-            lines.append(f"{name}: {err['msg']}")
+            name = ".".join(str(p) for p in err["loc"]).upper()
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {message}" if name else message)
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

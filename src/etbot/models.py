@@ -312,3 +312,29 @@ class PlayerMapDay(BaseModel):
 
 
 ALL_MODELS += [PlayerDay, PlayerWeaponDay, PlayerMapDay]
+
+
+# --------------------------------------------------------------------------- sources
+# Owned by etbot.sources (migration 0007_sources).
+
+
+class FetchedFile(BaseModel):
+    """A remote stats file an SSH/SFTP source has fetched, so that neither a restart nor a
+    second bot process fetches it again (unless its size or mtime changes).
+
+    ``source`` names the remote folder (``host:port:folder``); ``sha256`` is the content
+    handed to the importer, or None when the file was skipped (empty or too large).
+    """
+
+    source = CharField(max_length=512)
+    name = CharField(max_length=255)
+    size = BigIntegerField()
+    mtime_ns = BigIntegerField()
+    sha256 = CharField(max_length=64, null=True)
+    fetched_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("source", "name"), True),)
+
+
+ALL_MODELS += [FetchedFile]
