@@ -140,10 +140,6 @@ class ImportReport:
         )
 
 
-class _FileRejected(Exception):
-    """Internal: a file is rejected inside its savepoint (rolls it back)."""
-
-
 # --------------------------------------------------------------------------- pure helpers
 
 
@@ -382,10 +378,6 @@ class Importer:
         return self._sql_cache
 
     # ---- public API
-
-    def import_bytes(self, data: bytes, file_name: str) -> FileResult:
-        """Import one file in its own transaction."""
-        return self.import_many([(file_name, data)])[0]
 
     def import_many(
         self,

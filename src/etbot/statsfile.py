@@ -230,10 +230,6 @@ class ParsedRound:
     players: tuple[ParsedPlayer, ...] = field(default_factory=tuple)
 
     @property
-    def defence_held(self) -> bool:
-        return self.winner == self.defender
-
-    @property
     def server_clean_name(self) -> str:
         return clean_name(self.server_name)
 
