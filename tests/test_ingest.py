@@ -13,6 +13,7 @@ from peewee import fn
 
 from conftest import import_files, real_files
 from etbot.ingest import Importer, pair_rounds
+from etbot.ingest.pairing import RoundRef
 from etbot.models import (
     Alias,
     GamingSession,
@@ -321,11 +322,11 @@ def test_pair_rounds_prefers_latest_unpaired_round1() -> None:
 
     t = datetime(2025, 1, 1, 23, 30)
     rounds = [
-        ("a1", t, "a1", 1),
-        ("b1", t + timedelta(minutes=10), "b1", 1),
-        ("x2", t + timedelta(minutes=20), "x2", 2),
-        ("y2", t + timedelta(minutes=30), "y2", 2),
-        ("z2", t + timedelta(minutes=90), "z2", 2),
+        RoundRef("a1", t, "a1", 1),
+        RoundRef("b1", t + timedelta(minutes=10), "b1", 1),
+        RoundRef("x2", t + timedelta(minutes=20), "x2", 2),
+        RoundRef("y2", t + timedelta(minutes=30), "y2", 2),
+        RoundRef("z2", t + timedelta(minutes=90), "z2", 2),
     ]
     assert pair_rounds(rounds) == {"x2": "b1", "y2": "a1"}
     assert pair_rounds(list(reversed(rounds))) == {"x2": "b1", "y2": "a1"}
