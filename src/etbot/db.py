@@ -1,6 +1,6 @@
 """Database connection, migrations, retry on lock, and async access.
 
-Design: the domain layer (ingest and the queries) is plain synchronous peewee code
+Design: the domain layer (ingest and the feature queries) is plain synchronous peewee code
 shared by the CLI, the benchmarks and the bot. The bot runs it off the event loop with
 :meth:`Db.run`, a small thread pool; peewee keeps one connection per thread. This was
 chosen over ``playhouse.pwasyncio`` because that API needs every query written in its
