@@ -13,7 +13,6 @@ from peewee import fn
 
 from conftest import import_files, real_files
 from etbot.ingest import Importer, pair_rounds
-from etbot.ingest.pairing import RoundRef
 from etbot.models import (
     Alias,
     GamingSession,
@@ -319,6 +318,8 @@ def test_database_error_rolls_back_the_whole_file(db, monkeypatch: pytest.Monkey
 
 def test_pair_rounds_prefers_latest_unpaired_round1() -> None:
     from datetime import datetime
+
+    from etbot.ingest.pairing import RoundRef
 
     t = datetime(2025, 1, 1, 23, 30)
     rounds = [

@@ -96,6 +96,7 @@ class Insert:
         leave_out: Iterable[str] = (),
         tail: str = "",
     ) -> None:
+        self.head = f"INSERT INTO {table(model)} ({columns(model, fields)}) VALUES "
         missing = set(stored_fields(model)) - set(fields) - set(leave_out)
         if missing:
             raise LookupError(
@@ -103,7 +104,6 @@ class Insert:
                 "ingest, or leave them out on purpose"
             )
         self.fields = tuple(fields)
-        self.head = f"INSERT INTO {table(model)} ({columns(model, fields)}) VALUES "
         self.row = "(" + ", ".join([param] * len(fields)) + ")"
         self.tail = tail
         #: The parameters of one row, read by field name from a mapping.
