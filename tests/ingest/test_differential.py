@@ -140,7 +140,8 @@ def test_values_that_all_grow_are_no_reset() -> None:
     grown = player_line("FFFFFFFF", "F", {MP40: (30, 60, 30, 30, 30)}, F_TAB_ROUND2, rounds=2)
     f = pair([F_ROUND1], [grown])["FFFFFFFF"]
     assert not f.reset
-    assert f.values["damage_given"] == 20 and f.weapons[MP40] == (20, 40, 20, 20, 20)
+    assert f.values["damage_given"] == 20
+    assert f.weapons[MP40] == (20, 40, 20, 20, 20)
 
 
 @pytest.mark.parametrize("signal", [*CUMULATIVE_TAB, "time_played_min", *WEAPON_INT])
@@ -154,9 +155,10 @@ def test_a_counter_going_down_is_a_reconnect_reset_taken_as_written(signal: str)
     h, s, k, d, hs = mp40
     written = player_line("FFFFFFFF", "F", {MP40: (h, s, k, d, hs)}, tab, rounds=2)
     f = pair([F_ROUND1], [written])["FFFFFFFF"]
-    assert f.reset and not f.only_round2
+    assert (f.reset, f.only_round2) == (True, False)
     as_written = differential(stats_round(2, written, minute=30), None)["FFFFFFFF"]
-    assert f.values == as_written.values and f.weapons == as_written.weapons
+    assert f.values == as_written.values
+    assert f.weapons == as_written.weapons
     assert f.weapons[MP40] == (h, s, k, d, hs)
 
 
@@ -171,7 +173,7 @@ def test_a_player_absent_from_round1_is_taken_as_written() -> None:
     sub = player_line("CCCCCCCC", "Sub", {MP40: (5, 9, 1, 1, 0)}, {"damage_given": 99}, rounds=1)
     result = pair([A_ROUND1], [A_ROUND2, sub])
     c = result["CCCCCCCC"]
-    assert c.only_round2 and not c.reset
+    assert (c.reset, c.only_round2) == (False, True)
     assert (c.values["damage_given"], c.values["kills"]) == (99, 1)
     assert not result["AAAAAAAA"].only_round2
 
@@ -211,7 +213,8 @@ def test_bullets_fired_is_not_subtracted_when_round1_has_none() -> None:
     r1 = player_line("AAAAAAAA", "^1A", {MP40: (1, 2, 0, 0, 0)}, {"bullets_fired": 9}, layout=37)
     r2 = player_line("AAAAAAAA", "^1A", {MP40: (3, 5, 0, 0, 0)}, {"bullets_fired": 9}, rounds=2)
     a = pair([r1], [r2])["AAAAAAAA"]
-    assert not a.reset and a.values["bullets_fired"] is None
+    assert not a.reset
+    assert a.values["bullets_fired"] is None
 
 
 def test_bots_are_left_out() -> None:
@@ -224,7 +227,8 @@ def test_round1_player_holds_what_round2_reads() -> None:
     r1 = stats_round(1, A_ROUND1).players[0]
     before = round1_player(r1, 38)
     assert set(before.values) == set(ROUND1_FIELDS)
-    assert before.rounds_counter == 1 and before.weapons[MP40] == (10, 40, 3, 2, 1)
+    assert before.rounds_counter == 1
+    assert before.weapons[MP40] == (10, 40, 3, 2, 1)
     # derive_player on the round 2 with it gives what differential() gives.
     r2 = stats_round(2, A_ROUND2, minute=30).players[0]
     assert (
@@ -258,7 +262,7 @@ def test_real_37_layout_pair_hand_checked() -> None:
     assert (v["gibs"], v["self_kills"], v["time_played_s"]) == (3, 0, 204)
     assert (v["xp"], v["kill_assists"], v["headshot_kills"], v["times_revived"]) == (42, 2, 1, 1)
     assert v["time_dead_s"] == 54
-    assert v["revives_given"] is None and v["bullets_fired"] is None and v["repairs"] == 0
+    assert (v["revives_given"], v["bullets_fired"], v["repairs"]) == (None, None, 0)
     assert {w: c for w, c in vid.weapons.items() if any(c)} == {
         1: (0, 2, 0, 0, 0),
         3: (0, 2, 0, 0, 0),

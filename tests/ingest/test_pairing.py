@@ -108,7 +108,8 @@ def test_pairing_follows_the_rule_whatever_the_order(
             if not in_window or r1 is mine or (mine is not None and _key(r1) < _key(mine)):
                 continue
             taker = partner_of.get(r1.id)
-            assert taker is not None and _key(taker) < _key(r2), (r2, r1)
+            assert taker is not None, (r2, r1)
+            assert _key(taker) < _key(r2), (r2, r1)
 
 
 # ----------------------------------------------------------------- cluster and re-pairing

@@ -170,8 +170,10 @@ def upsert_newest(
 
 
 def _is_unique(model: type[Model], names: Sequence[str]) -> bool:
-    if len(names) == 1 and _field(model, names[0]).unique:
-        return True
+    if len(names) == 1:
+        (name,) = names
+        if _field(model, name).unique:
+            return True
     return any(unique and tuple(cols) == tuple(names) for cols, unique in model._meta.indexes)
 
 
