@@ -27,18 +27,13 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from peewee import IntegrityError
 
 from etbot import aggregates
 from etbot.db import as_datetime, is_locked_error, retry_locked
-from etbot.ingest.differential import (
-    ROUND1_FIELDS,
-    Round1Player,
-    WeaponCounts,
-    derive_player,
-)
+from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
 from etbot.ingest.pairing import (
     ClusterRound,
     cluster_around,
@@ -456,8 +451,10 @@ def _round1_players(sql: Statements, round_id: int) -> dict[int, Round1Player]:
     out: dict[int, Round1Player] = {}
     for pid, rounds_counter, *values in execute(sql.round1_players, (round_id,)).fetchall():
         out[pid] = Round1Player(dict(zip(ROUND1_FIELDS, values, strict=True)), {}, rounds_counter)
-    for pid, weapon, *counts in execute(sql.round1_weapons, (round_id,)).fetchall():
+    # Columns in statements.ROUND1_WEAPON_SELECT order.
+    rows = execute(sql.round1_weapons, (round_id,)).fetchall()
+    for pid, weapon, hits, shots, kills, deaths, headshots in rows:
         player = out.get(pid)
         if player is not None:
-            player.weapons[weapon] = cast(WeaponCounts, tuple(counts))
+            player.weapons[weapon] = (hits, shots, kills, deaths, headshots)
     return out
