@@ -15,6 +15,7 @@ Prints files/s and player-rounds/s for each phase.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -25,7 +26,12 @@ from etbot.db import open_database
 from etbot.ingest import Importer
 from etbot.statsfile import ParseError, parse_round
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
+# ../shared/corpus beside the checkout, or ETBOT_CORPUS (as for the tests).
+CORPUS = (
+    os.environ.get("ETBOT_CORPUS")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+)
+DEFAULT_CORPUS = Path(CORPUS) / "real"
 
 
 def load_files(corpus: Path, target: int) -> list[tuple[str, bytes]]:

@@ -403,13 +403,15 @@ def test_database_error_rolls_back_the_whole_file(db, monkeypatch: pytest.Monkey
 def test_pair_rounds_prefers_latest_unpaired_round1() -> None:
     from datetime import datetime
 
+    from etbot.ingest.pairing import RoundRef
+
     t = datetime(2025, 1, 1, 23, 30)
     rounds = [
-        ("a1", t, "a1", 1),
-        ("b1", t + timedelta(minutes=10), "b1", 1),
-        ("x2", t + timedelta(minutes=20), "x2", 2),
-        ("y2", t + timedelta(minutes=30), "y2", 2),
-        ("z2", t + timedelta(minutes=90), "z2", 2),
+        RoundRef("a1", t, "a1", 1),
+        RoundRef("b1", t + timedelta(minutes=10), "b1", 1),
+        RoundRef("x2", t + timedelta(minutes=20), "x2", 2),
+        RoundRef("y2", t + timedelta(minutes=30), "y2", 2),
+        RoundRef("z2", t + timedelta(minutes=90), "z2", 2),
     ]
     assert pair_rounds(rounds) == {"x2": "b1", "y2": "a1"}
     assert pair_rounds(list(reversed(rounds))) == {"x2": "b1", "y2": "a1"}

@@ -4,7 +4,8 @@
 or raises :class:`ParseError` naming the file and the reason. It does no I/O and keeps
 no state, so it is safe to call from any thread and easy to test on the real corpus.
 
-The format is described in ``shared/FORMAT.md``; the short version:
+The format is described in ``../shared/FORMAT.md`` (beside the repository); the short
+version:
 
 * line 1 is a ``\\``-separated header (server, map, config, round, defender, winner,
   time limit, actual time[, play time ms]);
@@ -13,7 +14,8 @@ The format is described in ``shared/FORMAT.md``; the short version:
   extra fields whose count (38/37/36/33) tells the script version ("layout").
 
 Values are returned exactly as the file holds them: round 2 files are partly cumulative
-and the differential is computed by :mod:`etbot.ingest`, which knows the paired round 1.
+and the differential is computed by :mod:`etbot.ingest.differential` once the importer
+knows the paired round 1.
 """
 
 from __future__ import annotations
@@ -230,10 +232,6 @@ class ParsedRound:
     players: tuple[ParsedPlayer, ...] = field(default_factory=tuple)
 
     @property
-    def defence_held(self) -> bool:
-        return self.winner == self.defender
-
-    @property
     def server_clean_name(self) -> str:
         return clean_name(self.server_name)
 
@@ -317,10 +315,14 @@ def _parse_int(value: str, what: str) -> int:
 def _parse_header(fields: list[str], file_name: str) -> dict[str, object]:
     if len(fields) not in (8, 9):
         raise ParseError(file_name, f"header has {len(fields)} fields, expected 8 or 9", line=1)
+    server_name, raw_map, config, raw_round, raw_defender, raw_winner, raw_limit, raw_time = fields[
+        :8
+    ]
+    raw_play_time = fields[8].strip() if len(fields) == 9 else ""
     try:
-        round_no = _parse_int(fields[3], "round")
-        defender = _parse_int(fields[4], "defender team")
-        winner = _parse_int(fields[5], "winner team")
+        round_no = _parse_int(raw_round, "round")
+        defender = _parse_int(raw_defender, "defender team")
+        winner = _parse_int(raw_winner, "winner team")
     except ValueError as exc:
         raise ParseError(file_name, f"header: {exc}", line=1) from None
     if round_no not in (1, 2):
@@ -328,38 +330,38 @@ def _parse_header(fields: list[str], file_name: str) -> dict[str, object]:
     if defender not in (1, 2) or winner not in (1, 2):
         raise ParseError(file_name, "header defender/winner team must be 1 or 2", line=1)
     try:
-        time_limit = _mmss(fields[6].strip())
+        time_limit = _mmss(raw_limit.strip())
     except ValueError:
         raise ParseError(
-            file_name, f"header time limit {fields[6][:20]!r} is not M:SS", line=1
+            file_name, f"header time limit {raw_limit[:20]!r} is not M:SS", line=1
         ) from None
     try:
-        round_time: int | None = _mmss(fields[7].strip())
+        round_time: int | None = _mmss(raw_time.strip())
     except ValueError:
         raise ParseError(
-            file_name, f"header round time {fields[7][:20]!r} is not M:SS", line=1
+            file_name, f"header round time {raw_time[:20]!r} is not M:SS", line=1
         ) from None
     if round_time == 0 or (round_time is not None and round_time > time_limit):
         round_time = None  # known script bug (e.g. 71:05) or old round 2 files (0:00)
     play_time_ms: int | None = None
-    if len(fields) == 9 and fields[8].strip():
+    if raw_play_time:
         try:
-            play_time_ms = _parse_int(fields[8].strip(), "play time")
+            play_time_ms = _parse_int(raw_play_time, "play time")
         except ValueError as exc:
             raise ParseError(file_name, f"header: {exc}", line=1) from None
-    mapname = fields[1].strip()
+    mapname = raw_map.strip()
     if not mapname:
         raise ParseError(file_name, "header has an empty map name", line=1)
     return {
-        "server_name": fields[0],
+        "server_name": server_name,
         "map": mapname,
-        "config": fields[2],
+        "config": config,
         "round_no": round_no,
         "defender": defender,
         "winner": winner,
         "time_limit_s": time_limit,
         "round_time_s": round_time,
-        "round_time_raw": fields[7].strip(),
+        "round_time_raw": raw_time.strip(),
         "play_time_ms": play_time_ms,
     }
 

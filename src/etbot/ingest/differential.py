@@ -1,0 +1,200 @@
+"""Round-2-only values from a cumulative round 2 and its round 1 (pure: no database).
+
+A round 2 file is partly cumulative (../shared/FORMAT.md, "Round 2 is partly
+cumulative"): TAB fields 0–7, time played, bullets fired (38-field layout) and every
+weapon int include round 1. For each player of a paired round 2:
+
+* absent from round 1 → taken as written (``only_round2``);
+* counters went down, or the ``rounds`` counter did not go up → a reconnect reset,
+  taken as written (``reset``);
+* otherwise round 1 is subtracted; per-weapon differences are floored at 0 because the
+  game can decrement shots (hits on a corpse).
+
+Everything is keyed by :class:`~etbot.models.PlayerRound` field names, so the importer
+writes the result as it is. Round 1 is stored as written, so what a round 2 needs of it
+(:data:`ROUND1_FIELDS`) is read back from the database by the importer; here it is just
+a :class:`Round1Player`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from etbot.statsfile import MULTIKILLS, TAB_FIELDS, ParsedPlayer, ParsedRound
+
+#: TAB fields 0–7: cumulative in round 2 (besides time played and bullets fired).
+CUMULATIVE_TAB = TAB_FIELDS[0:8]
+#: TAB fields already round-2-only in round 2 files, stored as written: 9–19, useful kills
+#: and the multikills (FORMAT.md: "fields 9–19, 25 and 27+ already cover round 2 only";
+#: 25, time dead, and the layout-dependent fields below are handled apart).
+PLAIN_TAB = (
+    *TAB_FIELDS[9:20],
+    "useful_kills",
+    *MULTIKILLS,
+)
+#: Layout-dependent fields: NULL (unknown) where the file's layout lacks them.
+OPTIONAL_TAB = ("denied_playtime", "useless_kills", "full_selfkills", "repairs", "revives_given")
+#: The five ints per weapon, in file order (also the order of a :data:`WeaponCounts`).
+WEAPON_COUNTERS = ("hits", "shots", "kills", "deaths", "headshots")
+#: Player totals that reveal a reset when they go down; never shots (the game decrements them).
+WEAPON_TOTALS = ("hits", "kills", "deaths", "headshots")
+#: The PlayerRound fields a round 2 reads from its round 1 (besides weapons and the counter).
+ROUND1_FIELDS = (*WEAPON_TOTALS, "time_played_s", "bullets_fired", *CUMULATIVE_TAB)
+
+#: One weapon's counters, in :data:`WEAPON_COUNTERS` order.
+WeaponCounts = tuple[int, int, int, int, int]
+_NO_WEAPON: WeaponCounts = (0, 0, 0, 0, 0)
+
+
+class Round1Player(NamedTuple):
+    """What a round 2 needs of one player's round 1 (as stored: round 1 is kept as written)."""
+
+    #: :data:`ROUND1_FIELDS` by name.
+    values: dict[str, Any]
+    weapons: dict[int, WeaponCounts]
+    rounds_counter: int
+
+
+class PlayerRound2(NamedTuple):
+    """One player's values as the importer stores them (for a round 1: as written)."""
+
+    #: PlayerRound field names → values (the per-round columns; not round, player, name…).
+    values: dict[str, Any]
+    weapons: dict[int, WeaponCounts]
+    #: Round 2 taken as written because the player's counters restarted (reconnect).
+    reset: bool
+    #: Round 2 taken as written because the player was not in round 1 (substitute).
+    only_round2: bool
+
+
+def player_values(p: ParsedPlayer, layout: int) -> dict[str, Any]:
+    """A player's values as written in the file, in PlayerRound field names."""
+    tab = p.tab
+    played = round(float(tab["time_played_min"] or 0.0) * 60)
+    dead = round(float(tab["time_dead_min"] or 0.0) * 60)
+    values: dict[str, Any] = {
+        "kills": p.kills,
+        "deaths": p.deaths,
+        "hits": p.hits,
+        "shots": p.shots,
+        "headshots": p.headshots,
+        "time_played_s": played,
+        "time_dead_s": dead,
+        "tank_meatshield": float(tab["tank_meatshield"] or 0.0),
+        # Bullets fired is only meaningful in the current layout (FORMAT.md).
+        "bullets_fired": tab["bullets_fired"] if layout == 38 else None,
+    }
+    for name in CUMULATIVE_TAB + PLAIN_TAB:
+        values[name] = int(tab[name] or 0)
+    for name in OPTIONAL_TAB:
+        values[name] = tab[name]
+    return values
+
+
+def weapon_values(p: ParsedPlayer) -> dict[int, WeaponCounts]:
+    """A player's weapon counters as written, by weapon bit."""
+    return {w.weapon: (w.hits, w.shots, w.kills, w.deaths, w.headshots) for w in p.weapons}
+
+
+def is_reset(r2: dict[str, Any], r1: dict[str, Any], r2_rounds: int, r1_rounds: int) -> bool:
+    """Did this player's counters restart between round 1 and round 2 (reconnect)?
+
+    Any cumulative TAB field, time played or weapon total (hits, kills, deaths,
+    headshots — never shots, which the game can decrement) smaller in round 2, or a
+    ``rounds`` counter that did not go up.
+    """
+    for name in (*CUMULATIVE_TAB, "time_played_s", *WEAPON_TOTALS):
+        if r2[name] < r1[name]:
+            return True
+    return r2_rounds <= r1_rounds
+
+
+def round2_only(
+    r2: dict[str, Any],
+    r2_weapons: dict[int, WeaponCounts],
+    r1: dict[str, Any],
+    r1_weapons: dict[int, WeaponCounts],
+) -> tuple[dict[str, Any], dict[int, WeaponCounts]]:
+    """Subtract round 1 from a cumulative round 2 (weapons per weapon, floored at 0).
+
+    The player's hits, shots, kills, deaths and headshots are the sums of the floored
+    weapon differences, so they always agree with the weapon rows.
+    """
+    weapons: dict[int, WeaponCounts] = {}
+    hits = shots = kills = deaths = headshots = 0
+    for weapon, (h, s, k, d, hs) in r2_weapons.items():
+        bh, bs, bk, bd, bhs = r1_weapons.get(weapon, _NO_WEAPON)
+        dh = max(h - bh, 0)
+        ds = max(s - bs, 0)
+        dk = max(k - bk, 0)
+        dd = max(d - bd, 0)
+        dhs = max(hs - bhs, 0)
+        weapons[weapon] = (dh, ds, dk, dd, dhs)
+        hits += dh
+        shots += ds
+        kills += dk
+        deaths += dd
+        headshots += dhs
+    out = dict(r2)
+    out["hits"] = hits
+    out["shots"] = shots
+    out["kills"] = kills
+    out["deaths"] = deaths
+    out["headshots"] = headshots
+    for name in CUMULATIVE_TAB:
+        out[name] = r2[name] - r1[name]
+    out["time_played_s"] = r2["time_played_s"] - r1["time_played_s"]
+    if r2["bullets_fired"] is not None and r1.get("bullets_fired") is not None:
+        out["bullets_fired"] = max(r2["bullets_fired"] - r1["bullets_fired"], 0)
+    else:
+        out["bullets_fired"] = None
+    return out, weapons
+
+
+def derive_player(
+    p: ParsedPlayer, layout: int, *, paired: bool, round1: Round1Player | None
+) -> PlayerRound2:
+    """The values to store for one player of a round.
+
+    ``paired`` is true for a round 2 with a round 1; ``round1`` is then this player's
+    round 1 (None when the player was not in it). Round 1s and orphan round 2s
+    (``paired=False``) are stored as written. Time dead is capped at time played.
+    """
+    values = player_values(p, layout)
+    weapons = weapon_values(p)
+    reset = only_round2 = False
+    if paired:
+        if round1 is None:
+            only_round2 = True
+        elif is_reset(values, round1.values, p.rounds, round1.rounds_counter):
+            reset = True
+        else:
+            values, weapons = round2_only(values, weapons, round1.values, round1.weapons)
+    if values["time_dead_s"] > values["time_played_s"]:
+        values["time_dead_s"] = values["time_played_s"]
+    return PlayerRound2(values, weapons, reset, only_round2)
+
+
+def round1_player(p: ParsedPlayer, layout: int) -> Round1Player:
+    """What a round 2 needs of a parsed round 1 player (what the importer stores and reads)."""
+    values = player_values(p, layout)
+    return Round1Player({name: values[name] for name in ROUND1_FIELDS}, weapon_values(p), p.rounds)
+
+
+def differential(round2: ParsedRound, round1: ParsedRound | None) -> dict[str, PlayerRound2]:
+    """Every human player's stored values for ``round2`` paired with ``round1``, by GUID.
+
+    ``round1=None`` is an orphan round 2 (stored as written). This is what the importer
+    stores for a paired round 2; it reads round 1 back from the database instead of
+    parsing it again, which gives the same values because round 1 is stored as written.
+    """
+    before: dict[str, Round1Player] = {}
+    if round1 is not None:
+        before = {p.guid: round1_player(p, round1.layout) for p in round1.players if not p.is_bot}
+    return {
+        p.guid: derive_player(
+            p, round2.layout, paired=round1 is not None, round1=before.get(p.guid)
+        )
+        for p in round2.players
+        if not p.is_bot
+    }

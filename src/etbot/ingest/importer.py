@@ -1,0 +1,460 @@
+"""Import stats files into the database: dedupe, store, pair, differential, aliases, sessions.
+
+The :class:`Importer` drives the pure parts — :mod:`~etbot.ingest.differential` (round 2
+minus round 1), :mod:`~etbot.ingest.pairing` (which round 1 a round 2 belongs to) and
+:mod:`~etbot.ingest.sessions` (60-minute gaming sessions) — and writes their results with
+the statements of :mod:`~etbot.ingest.statements`.
+
+* A file is identified by the SHA-256 of its bytes; the same content twice is a no-op.
+  A different file with an already imported name from the same server is rejected (we
+  never silently replace data).
+* Every new round re-pairs its cluster; each round 2 whose partner changed is re-derived
+  from its stored file (``source_file.content``), so the import order never matters.
+* Unpaired round 2s are orphans: stored as written, flagged, left out of aggregates.
+
+Atomicity: an import batch is one transaction and each file runs inside its own
+savepoint, so a bad file rolls back completely while the rest of the batch goes on, and
+a crash leaves no half file. Everything here is synchronous peewee code; the bot runs it
+off the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from peewee import IntegrityError
+
+from etbot import aggregates
+from etbot.db import as_datetime, is_locked_error, retry_locked
+from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
+from etbot.ingest.pairing import (
+    ClusterRound,
+    cluster_around,
+    map_outcome_from,
+    plan_repair,
+)
+from etbot.ingest.results import FileResult, ImportReport
+from etbot.ingest.sessions import SessionRow, plan_session, touch_window
+from etbot.ingest.statements import Statements, execute, fetch_id
+from etbot.models import (
+    GamingSession,
+    MapResult,
+    PlayerRound,
+    Round,
+    Server,
+    SourceFile,
+    WeaponRound,
+    database_proxy,
+)
+from etbot.statsfile import ParsedPlayer, ParsedRound, ParseError, clean_name, parse_round
+
+log = logging.getLogger(__name__)
+
+#: Larger than any stats file: such a file is rejected unread.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def sha256(data: bytes) -> str:
+    """The content hash files are deduplicated by."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def db_time(value: datetime) -> str:
+    """A timestamp as the database stores it, formatted once per file instead of once per
+    row (sqlite3 would call its adapter for every value; PostgreSQL casts the text)."""
+    return value.isoformat(" ")
+
+
+def iter_stats_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Expand files and folders (recursively) into ``*.txt`` stats files, sorted."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.txt") if p.is_file())
+        else:
+            yield path
+
+
+class Importer:
+    """Imports stats files into the bound database. Not thread-safe: one per thread."""
+
+    def __init__(self) -> None:
+        self._servers: dict[str, int] = {}
+        self._players: dict[str, int] = {}
+        self._statements: Statements | None = None
+
+    @property
+    def _sql(self) -> Statements:
+        # Built on first use: the parameter style depends on the bound database.
+        if self._statements is None:
+            self._statements = Statements(database_proxy.param)
+        return self._statements
+
+    # ---- public API
+
+    def import_many(
+        self,
+        files: Iterable[tuple[str, bytes]],
+        report: ImportReport | None = None,
+        progress: Callable[[FileResult], None] | None = None,
+    ) -> list[FileResult]:
+        """Import several (file name, bytes) in one transaction, each in its own savepoint.
+
+        When SQLite reports "database is locked" (another writer held the lock longer than
+        the busy timeout), the whole batch is rolled back and run again.
+        """
+        batch = list(files)
+        results = retry_locked(lambda: self._import_batch(batch))
+        report = report if report is not None else ImportReport()
+        for result in results:  # only once committed
+            report.add(result)
+            if progress is not None:
+                progress(result)
+        return results
+
+    def import_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        batch_size: int = 200,
+        progress: Callable[[FileResult], None] | None = None,
+    ) -> ImportReport:
+        """Import files and folders; unreadable or bad files are reported, never fatal."""
+        report = ImportReport()
+        batch: list[tuple[str, bytes]] = []
+        for path in iter_stats_files(paths):
+            try:
+                size = path.stat().st_size
+                if size > MAX_FILE_BYTES:
+                    raise OSError(f"file is {size} bytes, larger than any stats file")
+                data = path.read_bytes()
+            except OSError as exc:
+                result = FileResult(path.name, "rejected", f"cannot read: {exc}")
+                report.add(result)
+                if progress is not None:
+                    progress(result)
+                continue
+            batch.append((path.name, data))
+            if len(batch) >= batch_size:
+                self.import_many(batch, report, progress)
+                batch = []
+        if batch:
+            self.import_many(batch, report, progress)
+        return report
+
+    # ---- one batch, one file
+
+    def _import_batch(self, files: list[tuple[str, bytes]]) -> list[FileResult]:
+        results: list[FileResult] = []
+        try:
+            with database_proxy.atomic():
+                for file_name, data in files:
+                    results.append(self._import_one(file_name, data))
+                # Derived tables follow the rows in the same transaction.
+                touched = [r.round_id for r in results if r.round_id is not None]
+                touched += [i for r in results for i in r.repaired_round_ids]
+                if touched:
+                    aggregates.refresh_rounds(touched)
+        except BaseException:
+            self._forget()  # ids cached inside the rolled-back transaction are gone
+            raise
+        return results
+
+    def _import_one(self, file_name: str, data: bytes) -> FileResult:
+        digest = sha256(data)
+        if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
+            return FileResult(file_name, "duplicate", "same content already imported")
+        try:
+            parsed = parse_round(data, file_name)
+        except ParseError as exc:
+            reason = exc.reason if exc.line is None else f"line {exc.line}: {exc.reason}"
+            return FileResult(file_name, "rejected", reason)
+        try:
+            with database_proxy.savepoint():
+                return self._store(parsed, data, digest)
+        except IntegrityError as exc:
+            self._forget()
+            if "file_name" in str(exc) or "round_server_id_file_name" in str(exc):
+                reason = (
+                    "a different file with the same name from the same server was already "
+                    "imported (re-uploaded with other content?)"
+                )
+            else:
+                reason = f"database error: {exc}"
+            return FileResult(file_name, "rejected", reason)
+        except Exception as exc:
+            # Any database error rolls back this whole file (the savepoint), never half.
+            self._forget()
+            if is_locked_error(exc):
+                raise  # not this file's fault: the batch is retried
+
+            log.exception("database error while importing %s", file_name)
+            return FileResult(file_name, "rejected", f"database error: {exc}")
+
+    def _store(self, parsed: ParsedRound, data: bytes, digest: str) -> FileResult:
+        sql = self._sql
+        server_id = self._server_id(parsed.server_name)
+        session_id = self._session_for(server_id, parsed.ended_at)
+        source = {
+            "sha256": digest,
+            "file_name": parsed.file_name,
+            "content": zlib.compress(data, 1),
+            "imported_at": datetime.now(),
+        }
+        source_id = fetch_id(sql.insert_source.sql(), sql.insert_source.values(source))
+        humans = [p for p in parsed.players if not p.is_bot]
+        round_row = {
+            "source": source_id,
+            "file_name": parsed.file_name,
+            "server": server_id,
+            "map": parsed.map,
+            "round_no": parsed.round_no,
+            "ended_at": parsed.ended_at,
+            "config": parsed.config,
+            "defender": parsed.defender,
+            "winner": parsed.winner,
+            "time_limit_s": parsed.time_limit_s,
+            "round_time_s": parsed.round_time_s,
+            "play_time_ms": parsed.play_time_ms,
+            "layout": parsed.layout,
+            # A round 2 is an orphan until pairing finds its round 1.
+            "orphan": parsed.round_no == 2,
+            "session": session_id,
+            "player_count": len(humans),
+            "bot_count": len(parsed.players) - len(humans),
+        }
+        round_id = fetch_id(sql.insert_round.sql(), sql.insert_round.values(round_row))
+        player_ids = self._upsert_players(humans, db_time(parsed.ended_at))
+        if parsed.round_no == 1:
+            self._write_rows(round_id, parsed, player_ids, None)
+        written = self._repair(server_id, parsed.map, parsed.ended_at, {round_id: parsed})
+        paired = written.get(round_id) is not None
+        return FileResult(
+            parsed.file_name,
+            "imported",
+            round_id=round_id,
+            round_no=parsed.round_no,
+            paired=paired,
+            orphan=parsed.round_no == 2 and not paired,
+            repaired_round_ids=[r for r in written if r != round_id],
+            player_ids=list(player_ids.values()),
+        )
+
+    # ---- servers, players and aliases
+
+    def _server_id(self, raw_name: str) -> int:
+        sid = self._servers.get(raw_name)
+        if sid is None:
+            Server.insert(
+                name=raw_name, clean_name=clean_name(raw_name) or raw_name
+            ).on_conflict_ignore().execute()
+            sid = Server.get(Server.name == raw_name).id
+            self._servers[raw_name] = sid
+        return sid
+
+    def _upsert_players(self, humans: Sequence[ParsedPlayer], seen: str) -> dict[str, int]:
+        if not humans:
+            return {}
+        sql = self._sql
+        players = [
+            {
+                "guid": p.guid,
+                "name": p.name,
+                "raw_name": p.raw_name,
+                "first_seen": seen,
+                "last_seen": seen,
+            }
+            for p in humans
+        ]
+        execute(sql.upsert_player.sql(len(players)), sql.upsert_player.params(players))
+        ids = self._player_ids_for(humans)
+        aliases = [  # GUIDs are unique per file, so (player, name) is too
+            {
+                "player": ids[p.guid],
+                "name": p.name,
+                "name_lower": p.name.lower(),
+                "raw_name": p.raw_name,
+                "first_seen": seen,
+                "last_seen": seen,
+                "rounds": 1,
+            }
+            for p in humans
+        ]
+        execute(sql.upsert_alias.sql(len(aliases)), sql.upsert_alias.params(aliases))
+        return ids
+
+    def _player_ids_for(self, players: Iterable[ParsedPlayer]) -> dict[str, int]:
+        guids = [p.guid for p in players if not p.is_bot]
+        missing = [g for g in guids if g not in self._players]
+        if missing:
+            for pid, guid in execute(self._sql.player_ids(len(missing)), missing).fetchall():
+                self._players[guid] = pid
+        return {g: self._players[g] for g in guids}
+
+    def _forget(self) -> None:
+        self._servers.clear()
+        self._players.clear()
+
+    # ---- rows
+
+    def _write_rows(
+        self,
+        round_id: int,
+        parsed: ParsedRound,
+        player_ids: dict[str, int],
+        round1_id: int | None,
+    ) -> None:
+        """Write PlayerRound/WeaponRound rows; for a paired round 2, round-2-only values."""
+        paired = parsed.round_no == 2 and round1_id is not None
+        round1 = _round1_players(self._sql, round1_id) if round1_id is not None else {}
+        orphan = parsed.round_no == 2 and round1_id is None
+        ended_at = db_time(parsed.ended_at)
+        layout = parsed.layout
+        rows: list[dict[str, Any]] = []
+        # Tuples in statements.WEAPON_ROUND_FIELDS order: (round, player, weapon, counters…).
+        weapon_rows: list[tuple[int, ...]] = []
+        for p in parsed.players:
+            if p.is_bot:
+                continue
+            pid = player_ids[p.guid]
+            derived = derive_player(p, layout, paired=paired, round1=round1.get(pid))
+            values = derived.values
+            values.update(
+                round=round_id,
+                player=pid,
+                ended_at=ended_at,
+                map=parsed.map,
+                round_no=parsed.round_no,
+                orphan=orphan,
+                name=p.name,
+                raw_name=p.raw_name,
+                team=p.team,
+                rounds_counter=p.rounds,
+                reset=derived.reset,
+                only_round2=derived.only_round2,
+            )
+            rows.append(values)
+            for weapon, counts in derived.weapons.items():
+                if any(counts):
+                    weapon_rows.append((round_id, pid, weapon, *counts))
+        sql = self._sql
+        if rows:
+            execute(sql.insert_player_round.sql(len(rows)), sql.insert_player_round.params(rows))
+        if weapon_rows:
+            execute(
+                sql.insert_weapon_round.sql(len(weapon_rows)),
+                [v for row in weapon_rows for v in row],
+            )
+
+    # ---- pairing
+
+    def _repair(
+        self,
+        server_id: int,
+        mapname: str,
+        around: datetime,
+        parsed_by_id: dict[int, ParsedRound],
+    ) -> dict[int, int | None]:
+        """Recompute pairing around ``around``; re-derive every round 2 whose partner changed.
+
+        Returns {round 2 id: round 1 id or None} for the round 2s (re)written. A brand-new
+        round 2 (in ``parsed_by_id``) is always written here.
+        """
+        sql = self._sql
+
+        def fetch(lo: datetime, hi: datetime) -> list[ClusterRound]:
+            cursor = execute(sql.cluster, (server_id, mapname, lo, hi))
+            return [
+                ClusterRound(rid, as_datetime(ended_at), *rest)
+                for rid, ended_at, *rest in cursor.fetchall()
+            ]
+
+        plan = plan_repair(cluster_around(around, fetch), parsed_by_id)
+        if not plan:
+            return {}
+        stored = [r.round2.id for r in plan if r.round2.id not in parsed_by_id]
+        if stored:
+            # Clear first so the unique round1 column never sees a transient duplicate.
+            Round.update(round1=None).where(Round.id.in_(stored)).execute()
+            MapResult.delete().where(MapResult.round2.in_(stored)).execute()
+        written: dict[int, int | None] = {}
+        for round2, round1 in plan:
+            r2_id = round2.id
+            r1_id = None if round1 is None else round1.id
+            written[r2_id] = r1_id
+            execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
+            parsed = parsed_by_id.get(r2_id)
+            if parsed is None:
+                parsed = _reparse(r2_id)
+                PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
+                WeaponRound.delete().where(WeaponRound.round == r2_id).execute()
+            self._write_rows(r2_id, parsed, self._player_ids_for(parsed.players), r1_id)
+            if round1 is not None:
+                outcome, winner = map_outcome_from(
+                    round1.winner, round1.defender, parsed.winner, parsed.defender
+                )
+                result = {
+                    "round1": round1.id,
+                    "round2": r2_id,
+                    "map": mapname,
+                    "ended_at": round2.ended_at,
+                    "outcome": outcome,
+                    "winner_team": winner,
+                    "round1_time_s": round1.round_time_s,
+                    "round2_time_s": parsed.round_time_s,
+                }
+                execute(sql.insert_map_result.sql(), sql.insert_map_result.values(result))
+        return written
+
+    # ---- sessions
+
+    def _session_for(self, server_id: int, ended_at: datetime) -> int:
+        """The gaming session a round ending at ``ended_at`` belongs to (merging if it bridges)."""
+        sql = self._sql
+        latest_start, earliest_end = touch_window(ended_at)
+        cursor = execute(sql.sessions, (server_id, latest_start, earliest_end))
+        touching = [
+            SessionRow(sid, as_datetime(started_at), as_datetime(last), count)
+            for sid, started_at, last, count in cursor.fetchall()
+        ]
+        plan = plan_session(ended_at, touching)
+        if plan.keep is None:
+            session = {
+                "server": server_id,
+                "started_at": plan.started_at,
+                "ended_at": plan.ended_at,
+                "round_count": plan.round_count,
+            }
+            return fetch_id(sql.insert_session.sql(), sql.insert_session.values(session))
+        if plan.merged:  # this round bridges sessions: merge them into the first
+            Round.update(session=plan.keep).where(Round.session.in_(plan.merged)).execute()
+            GamingSession.delete().where(GamingSession.id.in_(plan.merged)).execute()
+        execute(sql.update_session, (plan.started_at, plan.ended_at, plan.round_count, plan.keep))
+        return int(plan.keep)
+
+
+def _reparse(round_id: int) -> ParsedRound:
+    """A stored round's file, parsed again (to re-derive it when its pairing changed)."""
+    source = SourceFile.select().join(Round).where(Round.id == round_id).get()
+    return parse_round(zlib.decompress(source.content), source.file_name)
+
+
+def _round1_players(sql: Statements, round_id: int) -> dict[int, Round1Player]:
+    """What a round 2 needs of its round 1, per player id, read back as stored."""
+    out: dict[int, Round1Player] = {}
+    for pid, rounds_counter, *values in execute(sql.round1_players, (round_id,)).fetchall():
+        out[pid] = Round1Player(dict(zip(ROUND1_FIELDS, values, strict=True)), {}, rounds_counter)
+    # Columns in statements.ROUND1_WEAPON_SELECT order.
+    rows = execute(sql.round1_weapons, (round_id,)).fetchall()
+    for pid, weapon, hits, shots, kills, deaths, headshots in rows:
+        player = out.get(pid)
+        if player is not None:
+            player.weapons[weapon] = (hits, shots, kills, deaths, headshots)
+    return out
