@@ -15,7 +15,7 @@ import os
 import pkgutil
 import signal
 import sys
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from etbot.commands._base import Resources
 from etbot.config import Settings
 from etbot.db import Db
 from etbot.ingest import Importer, ImportReport
+from etbot.poster import Poster
 from etbot.render import ChartRenderer
 from etbot.sources.local import watch_folder
 
@@ -41,6 +42,8 @@ EXIT_CONFIG = 2
 EXIT_LOGIN_FAILED = 3
 
 CACHE_MAXSIZE = 2048
+
+ImportListener = Callable[[ImportReport, bool], Awaitable[None]]
 
 
 def cog_modules() -> list[str]:
@@ -88,6 +91,11 @@ class EtBot(commands.InteractionBot):
             cache=cache or QueryCache(ttl=settings.cache_ttl_seconds, maxsize=CACHE_MAXSIZE),
             renderer=renderer or ChartRenderer(),
         )
+        #: Sends what features queue in the outbox (etbot.announce) to ANNOUNCE_CHANNEL_ID;
+        #: cogs register a builder per kind of post in their setup.
+        self.poster = Poster(self, db, settings.announce_channel_id)
+        #: Called after every import that changed data: ``listener(report, live)``.
+        self.import_listeners: list[ImportListener] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._ingest_lock = asyncio.Lock()
         self._previous_api_base: str | None = None
@@ -106,6 +114,8 @@ class EtBot(commands.InteractionBot):
         disnake.http.Route.BASE = self.settings.discord_api_base
         await super().login(token)
         self.spawn(self._warm_renderer(), name="etbot-warm-renderer")
+        if self.poster.enabled:
+            self.spawn(self._post_announcements(), name="etbot-poster")
         if self.settings.stats_dir is not None:
             self.spawn(self._initial_import(), name="etbot-stats-dir")
 
@@ -155,6 +165,10 @@ class EtBot(commands.InteractionBot):
         except Exception as exc:  # charts fall back to text; the bot keeps running
             log.warning("chart renderer did not start: %s", exc)
 
+    async def _post_announcements(self) -> None:
+        await self.wait_until_ready()
+        await self.poster.run()
+
     async def _initial_import(self) -> None:
         stats_dir = self.settings.stats_dir
         assert stats_dir is not None
@@ -167,26 +181,39 @@ class EtBot(commands.InteractionBot):
         await watch_folder(stats_dir, self._ingest_new_files)
 
     async def _ingest_new_files(self, paths: list[Path]) -> None:
-        report = await self.ingest_paths(paths)
+        report = await self.ingest_paths(paths, live=True)
         if report.imported or report.rejected:
             log.info("new stats files: %s", report.summary())
 
     # ------------------------------------------------------------------ ingest hook
 
-    async def ingest_paths(self, paths: Iterable[str | os.PathLike[str]]) -> ImportReport:
+    async def ingest_paths(
+        self, paths: Iterable[str | os.PathLike[str]], *, live: bool = False
+    ) -> ImportReport:
         """Import stats files/folders (off the event loop) and invalidate the query cache.
 
-        This is the hook a folder watcher or SFTP poller calls with new files. Imports run
-        one at a time.
+        This is the hook a folder watcher or SFTP poller calls with new files (``live``:
+        they arrived while the bot runs, so they are announced). Imports run one at a time.
+        Then every import listener is told, and the poster is woken.
         """
         files = list(paths)
         async with self._ingest_lock:
             report = await self.resources.db.run(_import_paths, files)
         if report.changed:
             self.resources.cache.invalidate()
+            await self._tell_import_listeners(report, live)
         for name, reason in report.rejected:
             log.warning("rejected %s: %s", name, reason)
+        if live:
+            self.poster.wake()
         return report
+
+    async def _tell_import_listeners(self, report: ImportReport, live: bool) -> None:
+        for listener in self.import_listeners:
+            try:
+                await listener(report, live)
+            except Exception:  # a feature's reaction never undoes or blocks the import
+                log.exception("import listener %r failed", listener)
 
 
 def _import_paths(paths: list[str | os.PathLike[str]]) -> ImportReport:
