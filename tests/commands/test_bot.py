@@ -111,8 +111,8 @@ async def _bot_with_stats_dir(
     done: list[list[object]] = []
     original = bot.ingest_paths
 
-    async def spy(paths: list[object]) -> object:
-        report = await original(paths)
+    async def spy(paths: list[object], *, live: bool = False) -> object:
+        report = await original(paths, live=live)
         done.append(list(paths))  # recorded once the import has committed
         return report
 
