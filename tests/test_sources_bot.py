@@ -38,8 +38,8 @@ async def test_a_round_written_during_the_start_up_import_is_imported(tmp_path: 
         calls: list[list[object]] = []
         original = bot.ingest_paths
 
-        async def spy(paths: list[object]) -> object:
-            report = await original(paths)
+        async def spy(paths: list[object], *, live: bool = False) -> object:
+            report = await original(paths, live=live)
             calls.append(list(paths))
             if len(calls) == 1:
                 # The game server ends a round while the start-up import is still busy.

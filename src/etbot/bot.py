@@ -15,7 +15,7 @@ import os
 import pkgutil
 import signal
 import sys
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from etbot.commands._base import Resources
 from etbot.config import Settings
 from etbot.db import Db
 from etbot.ingest import Importer, ImportReport
+from etbot.poster import Poster
 from etbot.render import ChartRenderer
 from etbot.sources.local import SETTLE_SECONDS, watch_folder
 from etbot.sources.ssh import SftpPoller, SshConfig
@@ -43,6 +44,8 @@ EXIT_CONFIG = 2
 EXIT_LOGIN_FAILED = 3
 
 CACHE_MAXSIZE = 2048
+
+ImportListener = Callable[[ImportReport, bool], Awaitable[None]]
 
 
 def cog_modules() -> list[str]:
@@ -96,6 +99,11 @@ class EtBot(commands.InteractionBot):
             cache=cache or QueryCache(ttl=settings.cache_ttl_seconds, maxsize=CACHE_MAXSIZE),
             renderer=renderer or ChartRenderer(),
         )
+        #: Sends what features queue in the outbox (etbot.announce) to ANNOUNCE_CHANNEL_ID;
+        #: cogs register a builder per kind of post in their setup.
+        self.poster = Poster(self, db, settings.announce_channel_id)
+        #: Called after every import that changed data: ``listener(report, live)``.
+        self.import_listeners: list[ImportListener] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._ingest_lock = asyncio.Lock()
         self._previous_api_base: str | None = None
@@ -114,6 +122,8 @@ class EtBot(commands.InteractionBot):
         disnake.http.Route.BASE = self.settings.discord_api_base
         await super().login(token)
         self.spawn(self._warm_renderer(), name="etbot-warm-renderer")
+        if self.poster.enabled:
+            self.spawn(self._post_announcements(), name="etbot-poster")
         if self.settings.stats_dir is not None:
             self.spawn(self._follow_stats_dir(), name="etbot-stats-dir")
         ssh = SshConfig.from_settings(self.settings)
@@ -167,6 +177,10 @@ class EtBot(commands.InteractionBot):
         except Exception as exc:  # charts fall back to text; the bot keeps running
             log.warning("chart renderer did not start: %s", exc)
 
+    async def _post_announcements(self) -> None:
+        await self.wait_until_ready()
+        await self.poster.run()
+
     async def _follow_stats_dir(self) -> None:
         stats_dir = self.settings.stats_dir
         assert stats_dir is not None
@@ -188,48 +202,63 @@ class EtBot(commands.InteractionBot):
         log.info("imported from %s: %s", folder, report.summary())
 
     async def _ingest_new_files(self, paths: list[Path]) -> None:
-        report = await self.ingest_paths(paths)
+        report = await self.ingest_paths(paths, live=True)
         if report.imported or report.rejected:
             log.info("new stats files: %s", report.summary())
 
     # ------------------------------------------------------------------ ingest hook
 
-    async def ingest_paths(self, paths: Iterable[str | os.PathLike[str]]) -> ImportReport:
+    async def ingest_paths(
+        self, paths: Iterable[str | os.PathLike[str]], *, live: bool = False
+    ) -> ImportReport:
         """Import stats files/folders (off the event loop) and invalidate the query cache.
 
-        This is the hook the ``STATS_DIR`` watcher calls with new files. Imports run one
-        at a time.
+        This is the hook the ``STATS_DIR`` watcher calls with new files (``live``: they
+        arrived while the bot runs, so they are announced). Imports run one at a time.
+        Then every import listener is told, and the poster is woken.
         """
         files = list(paths)
         async with self._ingest_lock:
-            report = await self.resources.db.run(_import_paths, files)
-        return self._imported(report)
+            report = await self.resources.db.run(_import_paths, files, live)
+        return await self._imported(report, live)
 
-    async def ingest_files(self, files: list[tuple[str, bytes]]) -> ImportReport:
-        """Import stats files given as ``(file name, content)`` (the SSH source's hook);
-        otherwise like :meth:`ingest_paths`."""
+    async def ingest_files(
+        self, files: list[tuple[str, bytes]], *, live: bool = True
+    ) -> ImportReport:
+        """Import stats files given as ``(file name, content)`` (the SSH source's hook,
+        live by default); otherwise like :meth:`ingest_paths`."""
         async with self._ingest_lock:
-            report = await self.resources.db.run(_import_files, files)
-        return self._imported(report)
+            report = await self.resources.db.run(_import_files, files, live)
+        return await self._imported(report, live)
 
-    def _imported(self, report: ImportReport) -> ImportReport:
+    async def _imported(self, report: ImportReport, live: bool) -> ImportReport:
         if report.changed:
             self.resources.cache.invalidate()
+            await self._tell_import_listeners(report, live)
         for name, reason in report.rejected:
             log.warning("rejected %s: %s", name, reason)
+        if live:
+            self.poster.wake()
         return report
 
+    async def _tell_import_listeners(self, report: ImportReport, live: bool) -> None:
+        for listener in self.import_listeners:
+            try:
+                await listener(report, live)
+            except Exception:  # a feature's reaction never undoes or blocks the import
+                log.exception("import listener %r failed", listener)
 
-def _import_paths(paths: list[str | os.PathLike[str]]) -> ImportReport:
+
+def _import_paths(paths: list[str | os.PathLike[str]], live: bool) -> ImportReport:
     """Runs in a DB thread: one importer per call (it is not thread-safe). The importer keeps
-    the pre-aggregated tables up to date inside its own transactions."""
-    return Importer().import_paths(paths)
+    the pre-aggregated tables and other derived data up to date inside its transactions."""
+    return Importer(live=live).import_paths(paths)
 
 
-def _import_files(files: list[tuple[str, bytes]]) -> ImportReport:
+def _import_files(files: list[tuple[str, bytes]], live: bool) -> ImportReport:
     """Like :func:`_import_paths`, for contents already read (the SSH source)."""
     report = ImportReport()
-    Importer().import_many(files, report)
+    Importer(live=live).import_many(files, report)
     return report
 
 

@@ -338,3 +338,53 @@ class FetchedFile(BaseModel):
 
 
 ALL_MODELS += [FetchedFile]
+
+
+# --------------------------------------------------------------------------- outbox and settings
+# Owned by etbot.announce: what the bot posts by itself, each exactly once.
+
+
+class Announcement(BaseModel):
+    """One thing the bot should post by itself (a transactional outbox row).
+
+    Rows are written in the same transaction as the data they announce (e.g. by the import
+    that stored a round), so a crash can never lose or double them; the unique
+    ``(kind, key)`` makes a re-import, a duplicate file or a second bot process unable to
+    queue the same post twice. Posting claims a row with a conditional UPDATE (exactly one
+    process wins) and records the message it sent. ``status``: ``pending`` → ``sending`` →
+    ``sent`` | ``failed``; ``silent`` rows were recorded without posting (bulk imports,
+    history found at first start).
+    """
+
+    kind = CharField(max_length=32)
+    key = CharField(max_length=64)
+    status = CharField(max_length=16, default="pending")
+    created_at = DateTimeField()
+    #: Who claimed the row for posting, and when (a claim older than a few minutes is stale).
+    claimed_by = CharField(max_length=64, null=True)
+    claimed_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+    channel_id = BigIntegerField(null=True)
+    message_id = BigIntegerField(null=True)
+    posted_at = DateTimeField(null=True)
+    error = CharField(max_length=255, null=True)
+
+    class Meta:
+        indexes = (
+            (("kind", "key"), True),
+            (("status", "id"), False),
+        )
+
+
+class GuildSetting(BaseModel):
+    """A per-Discord-server setting changed by admins in Discord (text value)."""
+
+    guild_id = BigIntegerField()
+    name = CharField(max_length=64)
+    value = CharField(max_length=255)
+
+    class Meta:
+        indexes = ((("guild_id", "name"), True),)
+
+
+ALL_MODELS += [Announcement, GuildSetting]

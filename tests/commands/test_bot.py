@@ -145,8 +145,8 @@ async def _bot_with_stats_dir(
     done = Ingests()
     original = bot.ingest_paths
 
-    async def spy(paths: list[object]) -> object:
-        report = await original(paths)
+    async def spy(paths: list[object], *, live: bool = False) -> object:
+        report = await original(paths, live=live)
         await done.record(list(paths))  # recorded once the import has committed
         return report
 

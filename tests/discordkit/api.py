@@ -140,6 +140,8 @@ class FakeDiscordApi:
         #: application commands by guild id (``None`` = global), as the API returns them
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.messages: dict[int, dict[str, Any]] = {}
+        #: Channels where the bot may not post (403 Missing Access), to test error paths.
+        self.forbidden_channels: set[int] = set()
         #: interaction payloads by token (registered when dispatched / built)
         self.interactions: dict[str, dict[str, Any]] = {}
         self._originals: dict[str, dict[str, Any]] = {}
@@ -471,6 +473,8 @@ class FakeDiscordApi:
         _, channel = self.world.find_channel(channel_id)
         if channel is None:
             return 404, _error(10_003, "Unknown Channel")
+        if channel_id in self.forbidden_channels:
+            return 403, _error(50_001, "Missing Access")
         return 200, copy.deepcopy(self._new_message(request, channel_id, webhook=False))
 
     def _channel_history(self, request: RecordedRequest) -> tuple[int, Any]:

@@ -32,6 +32,7 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
+from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.db import as_datetime, is_locked_error, retry_locked
 from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
 from etbot.ingest.pairing import (
@@ -83,9 +84,18 @@ def iter_stats_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
 
 
 class Importer:
-    """Imports stats files into the bound database. Not thread-safe: one per thread."""
+    """Imports stats files into the bound database. Not thread-safe: one per thread.
 
-    def __init__(self) -> None:
+    Args:
+        live: The files arrived while the bot runs (a source), so batch hooks announce
+            what they bring; bulk imports (the CLI, the start-up import) announce nothing.
+        hooks: Derived data refreshed after each batch inside its transaction
+            (:mod:`etbot.ingest.hooks`); default: :func:`~etbot.ingest.hooks.default_hooks`.
+    """
+
+    def __init__(self, *, live: bool = False, hooks: Sequence[BatchHook] | None = None) -> None:
+        self.live = live
+        self._hooks = list(default_hooks() if hooks is None else hooks)
         self._servers: dict[str, int] = {}
         self._players: dict[str, int] = {}
         self._statements: Statements | None = None
@@ -158,10 +168,12 @@ class Importer:
                 for file_name, data in files:
                     results.append(self._import_one(file_name, data))
                 # Derived tables follow the rows in the same transaction.
-                touched = [r.round_id for r in results if r.round_id is not None]
-                touched += [i for r in results for i in r.repaired_round_ids]
-                if touched:
-                    aggregates.refresh_rounds(touched)
+                new = tuple(r.round_id for r in results if r.round_id is not None)
+                repaired = tuple(i for r in results for i in r.repaired_round_ids)
+                if new or repaired:
+                    aggregates.refresh_rounds([*new, *repaired])
+                    players = frozenset(p for r in results for p in r.player_ids)
+                    run_hooks(self._hooks, Batch(new, repaired, players, self.live))
         except BaseException:
             self._forget()  # ids cached inside the rolled-back transaction are gone
             raise
