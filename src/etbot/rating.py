@@ -437,7 +437,8 @@ def load_games(since: datetime | None = None) -> list[Game]:
         )
         if since is not None:
             pr = pr.where(MapResult.ended_at >= since)
-        for round_id, guid, team, seconds in pr.tuples():
+        # A plain cursor: peewee's row conversion would cost more than the query itself.
+        for round_id, guid, team, seconds in database_proxy.execute(pr):
             rows[round_id].append((guid, team, seconds or 0))
 
     games = []
@@ -645,24 +646,25 @@ def _replay_stored(start: tuple[datetime, int] | None, params: RatingParams) -> 
         RatingGame.delete().where(_from(RatingGame, start)).execute()
         games = [g for g in load_games(since=start[0]) if g.key >= start]
 
-    game_rows: list[dict[str, Any]] = []
+    game_rows: list[tuple[Any, ...]] = []
     history: list[tuple[Game, PlayerChange]] = []
     for game in games:
         update = model.learn(game)
+        side_before, map_before = update.side_before, update.map_before
         game_rows.append(
-            {
-                "map_result": game.map_result_id,
-                "ended_at": game.ended_at,
-                "tiebreak": game.tiebreak,
-                "map": game.map,
-                "score": update.score,
-                "p_first_attack": update.p_first_attack,
-                "players": len(game.first_attack) + len(game.first_defence),
-                "side_mu_before": update.side_before.mu if update.side_before else None,
-                "side_sigma_before": update.side_before.sigma if update.side_before else None,
-                "map_mu_before": update.map_before.mu if update.map_before else None,
-                "map_sigma_before": update.map_before.sigma if update.map_before else None,
-            }
+            (
+                game.map_result_id,
+                game.ended_at,
+                game.tiebreak,
+                game.map,
+                update.score,
+                update.p_first_attack,
+                len(game.first_attack) + len(game.first_defence),
+                side_before.mu if side_before else None,
+                side_before.sigma if side_before else None,
+                map_before.mu if map_before else None,
+                map_before.sigma if map_before else None,
+            )
         )
         if update.score is not None:
             touched_factors.update((SIDE, MAP_PREFIX + game.map))
@@ -671,56 +673,99 @@ def _replay_stored(start: tuple[datetime, int] | None, params: RatingParams) -> 
             history.append((game, change))
 
     ids = _player_ids(touched_players)
-    for chunk in _chunks(game_rows):
-        RatingGame.insert_many(chunk).execute()
-    history_rows = [
-        {
-            "player": ids[c.guid],
-            "map_result": g.map_result_id,
-            "ended_at": g.ended_at,
-            "tiebreak": g.tiebreak,
-            "side": c.side,
-            "weight": c.weight,
-            "score": c.score,
-            "mu_before": c.before.mu,
-            "sigma_before": c.before.sigma,
-            "mu_after": c.after.mu,
-            "sigma_after": c.after.sigma,
-            "previous_at": c.before.last_played,
-        }
-        for g, c in history
-    ]
-    for chunk in _chunks(history_rows):
-        RatingHistory.insert_many(chunk).execute()
+    _insert(RatingGame, _GAME_COLUMNS, game_rows)
+    _insert(
+        RatingHistory,
+        _HISTORY_COLUMNS,
+        [
+            (
+                ids[c.guid],
+                g.map_result_id,
+                g.ended_at,
+                g.tiebreak,
+                c.side,
+                c.weight,
+                c.score,
+                c.before.mu,
+                c.before.sigma,
+                c.after.mu,
+                c.after.sigma,
+                c.before.last_played,
+            )
+            for g, c in history
+        ],
+    )
 
     # Current values of everything the replay touched (restored or learned).
     if touched_players:
-        touched_ids = [ids[g] for g in touched_players]
-        for id_chunk in _chunks(touched_ids):
+        for id_chunk in _chunks([ids[g] for g in touched_players]):
             PlayerRating.delete().where(PlayerRating.player.in_(list(id_chunk))).execute()
-        rows = [
-            {
-                "player": ids[g],
-                "mu": s.mu,
-                "sigma": s.sigma,
-                "maps": s.maps,
-                "last_played": s.last_played,
-            }
-            for g in sorted(touched_players)
-            if (s := model.players.get(g)) is not None
-        ]
-        for chunk in _chunks(rows):
-            PlayerRating.insert_many(chunk).execute()
+        _insert(
+            PlayerRating,
+            ("player_id", "mu", "sigma", "maps", "last_played"),
+            [
+                (ids[g], s.mu, s.sigma, s.maps, s.last_played)
+                for g in sorted(touched_players)
+                if (s := model.players.get(g)) is not None
+            ],
+        )
     if touched_factors:
         RatingFactor.delete().where(RatingFactor.name.in_(sorted(touched_factors))).execute()
-        factor_rows = [
-            {"name": k, "mu": s.mu, "sigma": s.sigma, "maps": s.maps}
-            for k in sorted(touched_factors)
-            if (s := model.factors.get(k)) is not None
-        ]
-        for chunk in _chunks(factor_rows):
-            RatingFactor.insert_many(chunk).execute()
+        _insert(
+            RatingFactor,
+            ("name", "mu", "sigma", "maps"),
+            [
+                (k, s.mu, s.sigma, s.maps)
+                for k in sorted(touched_factors)
+                if (s := model.factors.get(k)) is not None
+            ],
+        )
     return len(games)
+
+
+_GAME_COLUMNS = (
+    "map_result_id",
+    "ended_at",
+    "tiebreak",
+    "map",
+    "score",
+    "p_first_attack",
+    "players",
+    "side_mu_before",
+    "side_sigma_before",
+    "map_mu_before",
+    "map_sigma_before",
+)
+_HISTORY_COLUMNS = (
+    "player_id",
+    "map_result_id",
+    "ended_at",
+    "tiebreak",
+    "side",
+    "weight",
+    "score",
+    "mu_before",
+    "sigma_before",
+    "mu_after",
+    "sigma_after",
+    "previous_at",
+)
+
+
+def _insert(table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Multi-row INSERT with hand-built parameterised SQL: for the ~20 rows per map a
+    rebuild writes, peewee's query builder costs several times the database work."""
+    if not rows:
+        return
+    p = database_proxy.param
+    head = f'INSERT INTO "{table._meta.table_name}" ({", ".join(columns)}) VALUES '
+    row = "(" + ", ".join([p] * len(columns)) + ")"
+    per = max(1, 900 // len(columns))  # under SQLite's historical 999-variable limit
+    for i in range(0, len(rows), per):
+        chunk = rows[i : i + per]
+        database_proxy.execute_sql(
+            head + ", ".join([row] * len(chunk)), [v for r in chunk for v in r]
+        )
 
 
 def _player_ids(guids: Iterable[str]) -> dict[str, int]:
