@@ -1,4 +1,4 @@
-"""Command line: ``etbot run | import | export | migrate | bench-data``."""
+"""Command line: ``etbot run | import | export | migrate | rating | bench-data``."""
 
 from __future__ import annotations
 
@@ -99,6 +99,47 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return run_bot(settings)
 
 
+def _guid_list(value: str) -> list[str]:
+    return [part for part in value.split(",") if part.strip()]
+
+
+def cmd_rating(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from etbot import rating
+
+    if args.rating_command == "predict":
+        # Validate before touching the database: a bad line-up is exit code 2.
+        try:
+            rating.check_lineups(
+                _guid_list(args.first_attack),
+                _guid_list(args.first_defence),
+                ("--first-attack", "--first-defence"),
+            )
+        except rating.RatingInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        _open_db(settings)
+        pred = rating.predict_map(
+            _guid_list(args.first_attack), _guid_list(args.first_defence), args.map
+        )
+        # Two decimals as the contract shows; never exactly 0 or 1 (log loss).
+        p = min(0.99, max(0.01, round(pred.p_first_attack_wins, 2)))
+        if args.json:
+            print(json.dumps({"p_first_attack_wins": p, "n_known_players": pred.n_known_players}))
+        else:
+            where = f" on {pred.map} ({pred.map_results} rated maps)" if pred.map else ""
+            print(
+                f"P(first attack wins{where}) = {p:.2f}  "
+                f"({pred.n_known_players} of {pred.n_players} players rated; draws excluded)"
+            )
+        return 0
+    _open_db(settings)
+    report = rating.rebuild()
+    print(f"ratings rebuilt from {report.replayed} map results")
+    return 0
+
+
 def cmd_bench_data(settings: Settings, args: argparse.Namespace) -> int:
     from etbot.synth import generate_history
 
@@ -132,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="apply pending database migrations")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("rating", help="skill ratings from stopwatch map results")
+    rsub = p.add_subparsers(dest="rating_command", required=True)
+    rp = rsub.add_parser(
+        "predict", help="P(the team attacking first wins the map), from the database now"
+    )
+    rp.add_argument("--first-attack", required=True, metavar="GUID,GUID,…")
+    rp.add_argument("--first-defence", required=True, metavar="GUID,GUID,…")
+    rp.add_argument("--map", default=None, metavar="NAME", help="map name (e.g. supply)")
+    rp.add_argument("--json", action="store_true", help="one JSON line")
+    rp.set_defaults(func=cmd_rating)
+    rr = rsub.add_parser("rebuild", help="recompute every rating from the map results")
+    rr.set_defaults(func=cmd_rating)
 
     p = sub.add_parser("bench-data", help="write a large synthetic history of stats files")
     p.add_argument("out", help="output folder")

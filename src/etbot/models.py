@@ -20,6 +20,7 @@ from peewee import (
     DatabaseProxy,
     DateField,
     DateTimeField,
+    DoubleField,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -388,3 +389,92 @@ class GuildSetting(BaseModel):
 
 
 ALL_MODELS += [Announcement, GuildSetting]
+
+
+# --------------------------------------------------------------------------- ratings
+# Owned by etbot.rating (skill ratings from stopwatch map results). Everything here is
+# derived: ``etbot rating rebuild`` recomputes it from map_result + player_round, and the
+# incremental path (etbot.rating.apply_map_results) must store exactly the same numbers.
+# Skill numbers are doubles (DoubleField) so a value read back is bit-identical to the
+# one computed, which is what makes an incremental replay equal to a rebuild.
+
+
+class PlayerRating(BaseModel):
+    """A player's current skill estimate (logit units, see etbot.rating)."""
+
+    player = ForeignKeyField(Player, on_delete="CASCADE", unique=True)
+    mu = DoubleField()
+    sigma = DoubleField()
+    #: Map results that updated this rating.
+    maps = IntegerField()
+    #: End of the last map that updated it (the "last change").
+    last_played = DateTimeField(index=True)
+
+
+class RatingFactor(BaseModel):
+    """A non-player term of the model: ``side`` (first attack vs first defence) and
+    ``map:<name>`` (that map's shift of the side term)."""
+
+    name = CharField(max_length=160, unique=True)
+    mu = DoubleField()
+    sigma = DoubleField()
+    maps = IntegerField()
+
+
+class RatingGame(BaseModel):
+    """One map result as the rating replay saw it, in replay order (ended_at, tiebreak).
+
+    ``map_result`` becomes NULL when the ingest deletes the result (a round 2 re-paired):
+    the row then marks the point the next update must replay from.
+    """
+
+    map_result = ForeignKeyField(MapResult, null=True, unique=True, on_delete="SET NULL")
+    ended_at = DateTimeField()
+    #: From the round 2 file name and server name: a replay order that does not depend
+    #: on the import order (ids do).
+    tiebreak = BigIntegerField()
+    map = CharField(max_length=128)
+    #: 1 first attack won, 0 first defence won, 0.5 draw (as scored); None = not rated.
+    score = DoubleField(null=True)
+    #: Predicted P(first attack wins) from the earlier maps only; None = not predicted
+    #: (a side without players).
+    p_first_attack = DoubleField(null=True)
+    players = SmallIntegerField()
+    side_mu_before = DoubleField(null=True)
+    side_sigma_before = DoubleField(null=True)
+    map_mu_before = DoubleField(null=True)
+    map_sigma_before = DoubleField(null=True)
+
+    class Meta:
+        indexes = ((("ended_at", "tiebreak"), False),)
+
+
+class RatingHistory(BaseModel):
+    """One player's rating before and after one map result."""
+
+    player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
+    map_result = ForeignKeyField(MapResult, null=True, on_delete="SET NULL", index=False)
+    ended_at = DateTimeField()
+    tiebreak = BigIntegerField()
+    #: 1 = played for the team that attacked first, 2 = for the team that defended first.
+    side = SmallIntegerField()
+    #: Share of the map's time the player played for that side (0-1).
+    weight = DoubleField()
+    #: 1 win, 0 loss, 0.5 draw, for this player's side.
+    score = DoubleField()
+    mu_before = DoubleField()
+    sigma_before = DoubleField()
+    mu_after = DoubleField()
+    sigma_after = DoubleField()
+    #: End of the player's previous rated map (None: this was the first).
+    previous_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("map_result", "player"), True),
+            (("player", "ended_at"), False),
+            (("ended_at", "tiebreak"), False),
+        )
+
+
+ALL_MODELS += [PlayerRating, RatingFactor, RatingGame, RatingHistory]
