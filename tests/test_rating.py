@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from conftest import import_files, make_database, real_files
+from conftest import corpus_files, import_files, make_database
 from etbot import rating
 from etbot.db import as_datetime
+from etbot.ingest import Importer
 from etbot.models import (
     MapResult,
     Player,
@@ -226,7 +227,7 @@ def snapshot() -> dict[str, Any]:
 def reference_snapshot(tmp_path: Path) -> dict[str, Any]:
     """The whole corpus imported at once and rebuilt, in its own SQLite database."""
     ref = make_database("sqlite", tmp_path / "reference")
-    import_files(real_files())
+    import_files(corpus_files())
     rating.rebuild()
     snap = snapshot()
     ref.close()
@@ -234,17 +235,30 @@ def reference_snapshot(tmp_path: Path) -> dict[str, Any]:
 
 
 def chunked_import(files: list[Path], size: int) -> list[rating.ApplyReport]:
-    """Import in batches, rating each inside the batch's transaction (as the ingest will)."""
+    """Import in batches, rating each inside the batch's transaction (as the importer's
+    batch hook does), keeping what each update reports."""
     reports = []
     for i in range(0, len(files), size):
         with database_proxy.atomic():
-            import_files(files[i : i + size])
+            Importer(hooks=[]).import_paths(files[i : i + size])
             reports.append(rating.apply_map_results())
     return reports
 
 
+def test_the_importer_keeps_ratings_up_to_date(db) -> None:
+    """The production path: every import batch rates its new maps (ingest hook)."""
+    files = corpus_files()
+    for i in range(0, len(files), 30):
+        import_files(files[i : i + 30])
+        assert rating.apply_map_results() == rating.ApplyReport(None, 0, 0)  # nothing pending
+    incremental = snapshot()
+    assert len(incremental["games"]) == MapResult.select().count() > 0
+    rating.rebuild()
+    assert snapshot() == incremental
+
+
 def test_chunked_import_with_incremental_updates_equals_rebuild(db) -> None:
-    reports = chunked_import(real_files(), 20)
+    reports = chunked_import(corpus_files(), 20)
     incremental = snapshot()
     assert sum(r.new for r in reports) == MapResult.select().count() == len(incremental["games"])
     assert len(incremental["history"]) > 500
@@ -256,7 +270,7 @@ def test_chunked_import_with_incremental_updates_equals_rebuild(db) -> None:
 def test_shuffled_import_order_gives_identical_ratings(db, tmp_path: Path) -> None:
     expected = reference_snapshot(tmp_path)
     database_proxy.initialize(db)
-    files = real_files()
+    files = corpus_files()
     random.Random(8).shuffle(files)
     reports = chunked_import(files, 25)
     # Late files really happened: some updates replayed maps that were already rated.
@@ -265,16 +279,21 @@ def test_shuffled_import_order_gives_identical_ratings(db, tmp_path: Path) -> No
 
 
 def test_late_file_replays_from_its_point(db) -> None:
-    files = real_files()
+    files = sorted(corpus_files(), key=lambda p: p.name)
     # The round 1 of a map in the middle of the history arrives after everything else:
     # its round 2 is an orphan until then, and its map result older than most rated maps.
     late = next(
-        p for p in files if p.name.startswith("2025-10-14") and p.name.endswith("round-1.txt")
+        r1
+        for r1, r2 in itertools.pairwise(files[len(files) // 2 :])
+        if r1.name.endswith("round-1.txt")
+        and r2.name.endswith("round-2.txt")
+        and r1.name.split("-", 4)[4].rsplit("-round", 1)[0]
+        == r2.name.split("-", 4)[4].rsplit("-round", 1)[0]
     )
     chunked_import([p for p in files if p != late], 300)
     before = MapResult.select().count()
     with database_proxy.atomic():
-        import_files([late])
+        Importer(hooks=[]).import_paths([late])
         report = rating.apply_map_results()
     assert MapResult.select().count() == before + 1
     assert report.new == 1
@@ -289,7 +308,7 @@ def test_late_file_replays_from_its_point(db) -> None:
 def test_deleted_map_result_is_replayed_out(db) -> None:
     """The ingest deletes a map result when it re-pairs a round 2: the ratings must
     become those of the remaining results."""
-    chunked_import(real_files(), 300)
+    chunked_import(corpus_files(), 300)
     victim = MapResult.select().order_by(MapResult.ended_at).offset(40).first()
     players_before = snapshot()["players"]
     MapResult.delete().where(MapResult.id == victim.id).execute()
@@ -316,7 +335,7 @@ def rated(corpus):
 
 def test_every_map_result_is_rated_with_a_prediction_made_before_it(rated) -> None:
     games = list(RatingGame.select())
-    assert len(games) == MapResult.select().count() > 100
+    assert len(games) == MapResult.select().count() > 50
     assert all(g.p_first_attack is not None and 0 < g.p_first_attack < 1 for g in games)
     # The first map ever was predicted from nothing: the side prior is neutral.
     first = min(games, key=lambda g: (as_datetime(g.ended_at), g.tiebreak))

@@ -1,5 +1,5 @@
 """``etbot rating predict|rebuild``: the CLI contract (exit codes, one JSON line, the
-direction known players move the probability) on the real corpus."""
+direction known players move the probability) on the corpus."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL, real_files
+from conftest import corpus_files
 from etbot import rating
 from etbot.cli import main
 from etbot.db import open_database
@@ -17,13 +17,13 @@ from etbot.db import open_database
 @pytest.fixture(scope="module")
 def corpus_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database with the corpus imported by ``etbot import`` (no ratings yet)."""
-    real_files()
+    source = corpus_files()[0].parent
     folder = tmp_path_factory.mktemp("cli-rating")
     path = folder / "cli.db"
     mp = pytest.MonkeyPatch()
     mp.setenv("DATABASE_URL", f"sqlite:///{path}")
     mp.chdir(folder)  # no stray .env from the developer's folder
-    assert main(["import", "-q", str(REAL)]) == 0
+    assert main(["import", "-q", str(source)]) == 0
     mp.undo()
     return path
 

@@ -390,7 +390,7 @@ def test_test_corpus_imports_with_every_case(
 ) -> None:
     """The project's importer sees each case where the manifest says it is."""
     from etbot.ingest import Importer
-    from etbot.models import Alias, Player, PlayerRound, Round
+    from etbot.models import Alias, MapResult, Player, PlayerRound, Round
 
     folder, manifest = small
     report = Importer().import_paths([folder])
@@ -421,6 +421,11 @@ def test_test_corpus_imports_with_every_case(
         if r.round1.ended_at.date() != r.ended_at.date()
     }
     assert midnight == set(manifest.midnight_pairs)
+    draws = {
+        (m.round1.file_name, m.round2.file_name)
+        for m in MapResult.select().where(MapResult.outcome == "draw")
+    }
+    assert draws and set(manifest.draws) <= draws
     # Aliases: every renamed GUID has several, the shared name has several owners, and
     # the bytes that are not UTF-8 were read as latin-1 (é), not dropped.
     for guid, names in manifest.renamed.items():

@@ -952,7 +952,10 @@ class _Generator:
         edge = sum(skill[p] for p in att_grp) / len(att_grp) - sum(skill[p] for p in def_grp) / len(
             def_grp
         )
-        if r() < min(0.97, max(0.3, 0.8 + 0.8 * edge)):
+        # A forced draw: both defences hold the full time (only ever forced in test corpora,
+        # so the random sequence of a plain history is unchanged).
+        draw = "draw" in self.force
+        if not draw and r() < min(0.97, max(0.3, 0.8 + 0.8 * edge)):
             secs1 = int(limit * (0.2 + 0.6 * r()))
             winner1 = attacker
         else:
@@ -1020,6 +1023,8 @@ class _Generator:
         def2 = a2 if attacker == 1 else b2
         edge2 = sum(skill[p] for p in att2) / len(att2) - sum(skill[p] for p in def2) / len(def2)
         want = int(limit * (0.22 + 0.75 * r()) * (1.0 - 0.6 * edge2))
+        if draw:
+            want = limit
         if want < secs1:
             secs2 = max(30, want)
             winner2 = attacker
@@ -1091,6 +1096,9 @@ class _Generator:
         else:
             name = self._write(s, t2_end, mapname, 2, header + "".join(body))
             self._record(name, r1_name, midnight, sub_in, spectator, reset)
+            if draw and r1_name and winner1 == defender and winner2 == defender:
+                self.events["draw"].append((r1_name, name))
+                self.force.discard("draw")
         self.player_rounds += len(body)
         for p in a2 + b2:
             self.appeared[p] = True
@@ -1185,6 +1193,7 @@ _FORCED_AT = (
     (0.50, "reset"),
     (0.60, "substitute"),
     (0.70, "spectator"),
+    (0.80, "draw"),
     (0.85, "orphan"),
 )
 _MIDNIGHT_FROM = 0.70  # sessions start at 23:40 from here until a pair crosses midnight
@@ -1214,6 +1223,8 @@ class CorpusManifest:
     resets: tuple[tuple[str, str], ...]
     substitutes: tuple[tuple[str, str], ...]
     spectators: tuple[tuple[str, str], ...]
+    #: Maps where both defences held the full time (round 1 file, round 2 file).
+    draws: tuple[tuple[str, str], ...]
     non_utf8: tuple[tuple[str, str], ...]
     renamed: dict[str, tuple[str, ...]]
     shared_names: dict[str, tuple[str, ...]]
@@ -1284,7 +1295,7 @@ def generate_test_corpus(out_dir: Path, seed: int = TEST_CORPUS_SEED) -> CorpusM
     from April 2024 to October 2025 (ending, like the real corpus, long before "now").
     Guaranteed, whatever the seed (a seed that cannot place one raises ``RuntimeError``):
     all four TAB layouts, round 1/round 2 pairs, a pair crossing midnight, orphan round 2s,
-    a reconnect reset, a substitute who played only round 2, a spectator, a header-only
+    a reconnect reset, a substitute who played only round 2, a spectator, a draw, a header-only
     file, colour codes, GUIDs with several names, one name used by two GUIDs and names
     that are not valid UTF-8. The manifest says where each case is.
     """
@@ -1332,6 +1343,7 @@ def generate_test_corpus(out_dir: Path, seed: int = TEST_CORPUS_SEED) -> CorpusM
         resets=tuple((a, b) for a, b in ev["reset"]),
         substitutes=tuple((a, b) for a, b in ev["substitute"]),
         spectators=tuple((a, b) for a, b in ev["spectator"]),
+        draws=tuple((a, b) for a, b in ev["draw"]),
         non_utf8=tuple(non_utf8),
         renamed={g: tuple(sorted(v)) for g, v in sorted(clean.items()) if len(v) > 1},
         shared_names={n: tuple(sorted(g)) for n, g in sorted(shared.items()) if len(g) > 1},
@@ -1347,6 +1359,7 @@ def generate_test_corpus(out_dir: Path, seed: int = TEST_CORPUS_SEED) -> CorpusM
             ("a reset", manifest.resets),
             ("a substitute", manifest.substitutes),
             ("a spectator", manifest.spectators),
+            ("a draw", manifest.draws),
             ("a non-UTF-8 name", manifest.non_utf8),
             ("a renamed GUID", manifest.renamed),
             ("a shared name", manifest.shared_names),
