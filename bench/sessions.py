@@ -6,7 +6,8 @@ Usage::
     python bench/sessions.py --files DIR [DIR...]    # any stats files
     python bench/sessions.py --synthetic             # etbot.synth: 200 players, 1 year, 3 servers
     python bench/sessions.py --cli                   # also replay through the CLI (slow)
-    python bench/sessions.py --grid                  # parameter sensitivity, chosen on the 1st half
+    python bench/sessions.py --sample 0.5 --seed 2   # a random half of the files (held-out style)
+    python bench/sessions.py --grid                  # each knob varied alone, 1st / 2nd half
     python bench/sessions.py --database-url sqlite:///x.db   # rounds of an imported history
 
 The files are imported through the real ingest into a temporary SQLite database; the truth
@@ -338,8 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=5, help="sessions before the first ask")
     ap.add_argument("--delay", type=float, default=1.0, help="minutes after a session's end")
     ap.add_argument("--random", type=int, default=500, help="random asking instants")
+    ap.add_argument(
+        "--sample", type=float, default=1.0, help="replay only this random share of the files"
+    )
     ap.add_argument("--cli", action="store_true", help="also replay through `etbot` (slow)")
-    ap.add_argument("--grid", action="store_true", help="parameter sensitivity table")
+    ap.add_argument("--grid", action="store_true", help="sensitivity to each model knob")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="etbot-sessions-") as tmp:
@@ -357,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
             files = list(iter_stats_files([out]))
         else:
             files = list(iter_stats_files(args.files or [DEFAULT_CORPUS]))
+        if args.sample < 1.0:
+            rng = random.Random(args.seed)
+            files = sorted(f for f in files if rng.random() < args.sample)
+            print(f"a random {args.sample:.0%} of the files (seed {args.seed}): {len(files)}")
         history = History(load_rounds(files, args.database_url, workdir))
         print(f"{len(history.rounds)} rounds, {len(history.sessions)} sessions")
         lookback = timedelta(days=DEFAULT_PARAMS.lookback_days)
@@ -387,38 +395,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def grid(history: History, asks: Sequence[Ask], lookback: timedelta) -> None:
-    """Hit rates over a small grid, chosen on the first half, reported on the second."""
-    half = len(asks) // 2
-    rows = []
-    for half_life in (7.0, 14.0, 28.0, 56.0, 112.0):
-        for bandwidth in (30.0, 45.0, 60.0, 90.0):
-            for prior in (None, 0.0, 2.0, math.inf):
-                params = replace(
-                    DEFAULT_PARAMS,
-                    shape_half_life_days=half_life,
-                    bandwidth_minutes=bandwidth,
-                    weekday_prior_weeks=prior,
-                )
-                scores = evaluate(history, asks, {"m": model(params)}, lookback)["m"]
-                rows.append((scores[1].hits, scores[2].hits, half_life, bandwidth, prior))
-    rows.sort(key=lambda r: -r[0])
-    n1, n2 = half, len(asks) - half
-    print(f"\nparameter grid (after asks; 1st half {n1}, 2nd half {n2}), best on the 1st half:")
-    for h1, h2, hl, bw, pr in rows[:10]:
-        print(
-            f"  half-life {hl:5.0f} d  bandwidth {bw:3.0f} min  prior {_prior(pr)}: "
-            f"1st {100 * h1 / max(n1, 1):5.1f}%  2nd {100 * h2 / max(n2, 1):5.1f}%"
+    """Sensitivity: each knob varied alone around the defaults, hit rates on the first and
+    second half of the asks (a knob worth changing must win on both halves)."""
+    inf = math.inf
+    variants: list[tuple[str, ForecastParams]] = [("defaults", DEFAULT_PARAMS)]
+    for days in (28.0, 182.0):
+        variants.append(
+            (f"shape half-life {days:g} d", replace(DEFAULT_PARAMS, shape_half_life_days=days))
         )
-    d = DEFAULT_PARAMS
-    for h1, h2, hl, bw, pr in rows:
-        if (hl, bw, pr) == (d.half_life_days, d.bandwidth_minutes, d.weekday_prior_weeks):
-            print(
-                f"  defaults: 1st {100 * h1 / max(n1, 1):5.1f}%  2nd {100 * h2 / max(n2, 1):5.1f}%"
-            )
-
-
-def _prior(value: float | None) -> str:
-    return "  EB" if value is None else f"{value:4.1f}"
+    for days in (7.0, 28.0):
+        variants.append(
+            (f"level half-life {days:g} d", replace(DEFAULT_PARAMS, level_half_life_days=days))
+        )
+    for minutes in (30.0, 60.0):
+        variants.append(
+            (f"bandwidth {minutes:g} min", replace(DEFAULT_PARAMS, bandwidth_minutes=minutes))
+        )
+    for weeks, label in ((0.0, "weekdays alone"), (inf, "any day alike")):
+        variants.append((label, replace(DEFAULT_PARAMS, weekday_prior_weeks=weeks)))
+    half = len(asks) // 2
+    print(f"\nsensitivity (after asks; 1st half {half}, 2nd half {len(asks) - half}):")
+    for label, params in variants:
+        _total, first, second, _active = evaluate(history, asks, {"m": model(params)}, lookback)[
+            "m"
+        ]
+        print(
+            f"  {label:24s} 1st {100 * first.hits / max(first.asks, 1):5.1f}%"
+            f"  2nd {100 * second.hits / max(second.asks, 1):5.1f}%"
+        )
 
 
 if __name__ == "__main__":

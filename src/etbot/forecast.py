@@ -3,21 +3,29 @@
 Model
 -----
 Session starts are treated as a Poisson process whose rate depends on the time of the
-week (server-local wall clock, so a session at 20:00 stays at 20:00 across a DST change):
+week (server-local wall clock, so a session at 20:00 stays at 20:00 across a DST change).
+Per server:
 
-* Every past session start contributes a Gaussian bump (``bandwidth_minutes``) at its
-  time of the week, weighted by an exponential decay with ``half_life_days`` (habits
-  change; last month matters more than last year).  Divided by the equally decayed
-  observed time (in weeks) this is a rate: sessions per day at that time of the week.
-* The same starts pooled over all weekdays give a "the community plays in the evening"
-  rate.  The weekday-specific rate is shrunk towards the pooled one like a Poisson-gamma
-  estimate with pseudo-weeks estimated from the history: with little history the forecast
-  says "most evenings around 21:00", with many weeks of a fixed schedule it says
-  "Tuesday and Thursday around 20:45".
-* Each server has its own rate (a community may run several servers); the community's
-  next session is the first event of their sum.  A server cannot start a new session
-  while one is running: a round within 60 minutes of its last one belongs to the same
-  session, so its rate is 0 until 60 minutes after its last round.
+* **Weekly shape** (which days, what time; long memory, ``shape_half_life_days``): every
+  past start adds a Gaussian bump at its time of the week, weighted by an exponential
+  decay. The bump width comes from the data (Silverman's rule on the start times of
+  day): narrow for a community that always starts at the same time, wide for an
+  irregular one.
+* **Weekday or any day?** The same starts pooled over the weekdays give an "evenings
+  around 21:00" profile. The weekday-specific profile is shrunk towards it by empirical
+  Bayes (beta-binomial: is a weekday played more often than chance says?), so an
+  irregular community gets "most evenings", a fixed schedule gets "Tuesday and
+  Thursday around 20:45", without a tuned threshold.
+* **Activity level** (sessions per week; short memory, ``level_half_life_days``): the
+  shape is scaled to the recent number of sessions, so after a quiet month or during a
+  busy week the forecast neither waits too long nor too little.
+* A server cannot start a new session while one runs: a round within 60 minutes of its
+  last one belongs to the same session, so its rate is 0 until 60 minutes after its
+  last round.
+
+The community's next session is the first event of all servers' processes together (the
+sum of their rates): with several servers the forecast is the earliest likely start
+among them. ``next_session`` answers for the whole community, never per server.
 
 From the rate ``λ(t)`` after the asking time, the density of the *first* next start is
 ``f(t) = λ(t)·exp(-∫λ)``.  The forecast is the instant ``t`` that maximises
@@ -317,7 +325,8 @@ def forecast_next(
 
     step_days = step / 1440.0
     cumulative = np.concatenate(([0.0], np.cumsum(rate) * step_days))
-    density = rate * np.exp(-cumulative[:-1]) * step_days  # P(first start in this step)
+    survival = np.exp(-cumulative)  # P(no session before each grid step)
+    density = survival[:-1] - survival[1:]  # P(the first start falls in this step)
     csum = np.concatenate(([0.0], np.cumsum(density)))
     half = params.tolerance_minutes // step
     lo = np.clip(np.arange(n) - half, 0, n)
