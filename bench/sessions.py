@@ -24,10 +24,11 @@ Metric (per asking time ``at``):
 
 Asking times:
 
-* ``after``: one minute after the last round of each session (the moment a bot would
-  update "next session" once the night's last round is in), after a warm-up of
-  ``--warmup`` sessions (default 5). With several servers the target may be a session
-  of another server.
+* ``after``: ``--delay`` minutes after the last round of each session, after a warm-up
+  of ``--warmup`` sessions (default 5). Two by default: 1 minute (the bot refreshes
+  "next session" as soon as the night's last round is in) and 60 minutes (the earliest
+  moment anyone can know the session is over: the next round would have joined it).
+  With several servers the target may be a session of another server.
 * ``random``: ``--random`` uniform instants between the end of the warm-up and the last
   session start (seeded), as when someone asks at an arbitrary moment.
 
@@ -337,7 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--servers", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=5, help="sessions before the first ask")
-    ap.add_argument("--delay", type=float, default=1.0, help="minutes after a session's end")
+    ap.add_argument(
+        "--delay",
+        type=float,
+        nargs="+",
+        default=[1.0, 60.0],
+        help="minutes after a session's last round to ask (default: 1 and 60)",
+    )
     ap.add_argument("--random", type=int, default=500, help="random asking instants")
     ap.add_argument(
         "--sample", type=float, default=1.0, help="replay only this random share of the files"
@@ -375,12 +382,14 @@ def main(argv: list[str] | None = None) -> int:
             "median-usual-day": median_usual_day,
             "weekly-pattern": weekly_pattern_today,
         }
-        after = after_asks(history, args.warmup, timedelta(minutes=args.delay))
-        report(
-            f"after: {args.delay:g} min after each session's last round",
-            after,
-            evaluate(history, after, predictors, lookback),
-        )
+        for delay in args.delay:
+            asks = after_asks(history, args.warmup, timedelta(minutes=delay))
+            report(
+                f"after: {delay:g} min after each session's last round",
+                asks,
+                evaluate(history, asks, predictors, lookback),
+            )
+        after = after_asks(history, args.warmup, timedelta(minutes=args.delay[0]))
         rand = random_asks(history, args.warmup, args.random, args.seed)
         report("random instants", rand, evaluate(history, rand, predictors, lookback))
 
@@ -390,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
             if not files:
                 sys.exit("--cli needs stats files (not --database-url)")
             score, differ = cli_replay(files, after, workdir, history)
-            print(f"\nCLI replay (after asks): {score.line()}; differs from the model: {differ}")
+            print(
+                f"\nCLI replay ({args.delay[0]:g} min after): {score.line()}; "
+                f"differs from the in-memory model: {differ}"
+            )
     return 0
 
 

@@ -91,6 +91,12 @@ def test_no_history_no_forecast() -> None:
     assert forecast_next([], at) is None
     # A session that starts at or after the asking time is not history.
     assert forecast_next([PastSession(1, at, at + ROUND)], at) is None
+    # Nor is one older than the look-back year; one inside it is enough for an answer.
+    old = at - timedelta(days=400)
+    assert forecast_next([PastSession(1, old, old + ROUND)], at) is None
+    recent = at - timedelta(days=300)
+    result = forecast_next([PastSession(1, recent, recent + ROUND)], at)
+    assert result is not None and at < result.start <= at + timedelta(days=14)
 
 
 # --------------------------------------------------------------------------- database

@@ -366,5 +366,12 @@ def next_session(
         result = forecast_next(load_sessions(local_now, params), local_now, params)
         if result is None:
             return None
+        log.debug(
+            "next session after %s: %s (P within %d min %.2f)",
+            local_now,
+            result.start,
+            params.tolerance_minutes,
+            result.hit_probability,
+        )
         local = result.start
     return local.replace(tzinfo=zone).astimezone(UTC)
