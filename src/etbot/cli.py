@@ -1,11 +1,14 @@
-"""Command line: ``etbot run | import | export | migrate | rating | bench-data``."""
+"""Command line: ``etbot run | import | export | migrate | rating | sessions next |
+bench-data``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from etbot import __version__
@@ -150,6 +153,42 @@ def cmd_bench_data(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_time(value: str) -> datetime:
+    """argparse type for ``--at``: ISO 8601, with a UTC offset or naive (server-local)."""
+    example = "e.g. 2025-10-28T21:00 in server time, or 2025-10-28T21:00+01:00"
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid ISO 8601 time {value!r} ({example})") from None
+    # Far-off years would overflow the date arithmetic; no stats file is that old or new.
+    if not 1970 <= parsed.year <= 2999:
+        raise argparse.ArgumentTypeError(
+            f"ISO 8601 time {value!r} is out of range (years 1970-2999; {example})"
+        )
+    return parsed
+
+
+def cmd_sessions_next(settings: Settings, args: argparse.Namespace) -> int:
+    from etbot.forecast import next_session
+
+    _open_db(settings)
+    zone = settings.tz
+    predicted = next_session(args.at, zone)
+    local = predicted.astimezone(zone) if predicted is not None else None
+    if args.json:
+        print(json.dumps({"next_start": local.isoformat() if local else None}))
+    elif local is None:
+        print("no prediction: no rounds were played in the year before that time")
+    else:
+        at = args.at.astimezone(zone) if args.at.tzinfo else args.at.replace(tzinfo=zone)
+        hours = (local - at).total_seconds() / 3600
+        print(
+            f"next session: {local.isoformat()} "
+            f"({local:%a %d %b %H:%M} {settings.server_timezone}, in {hours:.1f} h)"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="etbot", description="ET:Legacy stats for Discord communities."
@@ -186,6 +225,23 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_rating)
     rr = rsub.add_parser("rebuild", help="recompute every rating from the map results")
     rr.set_defaults(func=cmd_rating)
+
+    p = sub.add_parser("sessions", help="gaming sessions")
+    sessions = p.add_subparsers(dest="sessions_command", required=True)
+    p = sessions.add_parser(
+        "next",
+        help="predict the start of the next gaming session after a given time",
+        description="Predicted start of the next gaming session (any server) after --at, "
+        "from the rounds that ended before it. Times without an offset are server time "
+        "(SERVER_TIMEZONE).",
+    )
+    p.add_argument(
+        "--at", required=True, type=_iso_time, help="ISO 8601 time, e.g. 2025-10-28T21:00+01:00"
+    )
+    p.add_argument(
+        "--json", action="store_true", help='one line: {"next_start": "ISO 8601" | null}'
+    )
+    p.set_defaults(func=cmd_sessions_next)
 
     p = sub.add_parser("bench-data", help="write a large synthetic history of stats files")
     p.add_argument("out", help="output folder")
