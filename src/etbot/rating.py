@@ -58,6 +58,7 @@ from typing import Any
 from peewee import JOIN, fn
 
 from etbot.db import as_datetime
+from etbot.errors import UserError
 from etbot.models import (
     MapResult,
     Player,
@@ -70,7 +71,6 @@ from etbot.models import (
     Server,
     database_proxy,
 )
-from etbot.errors import UserError
 
 log = logging.getLogger(__name__)
 

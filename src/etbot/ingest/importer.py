@@ -32,9 +32,9 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
-from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.db import as_datetime, is_locked_error, retry_locked
 from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
+from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.ingest.pairing import (
     ClusterRound,
     cluster_around,
