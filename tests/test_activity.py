@@ -17,7 +17,8 @@ from raw_truth import ALL, guid_ids, now_of_db, raw_sums
 def test_activity_heatmap_matches_file_times(r1: Database, raw_round1: list[ParsedRound]) -> None:
     now = now_of_db()
     grid = activity(None, 520, now=now)
-    assert len(grid) == 7 and all(len(row) == 24 for row in grid)
+    assert len(grid) == 7
+    assert all(len(row) == 24 for row in grid)
     expected = Counter((r.ended_at.weekday(), r.ended_at.hour) for r in raw_round1)
     assert {(d, h): n for d in range(7) for h in range(24) if (n := grid[d][h])} == expected
     guid, raw = max(raw_sums(raw_round1).items(), key=lambda kv: kv[1].rounds)

@@ -105,7 +105,8 @@ def rated(corpus):
 def test_balance_from_the_database(rated) -> None:
     guids = [r.guid for r in rating.ranking()[:8]]
     result = balance.balance(guids)
-    assert len(result.splits) == math.comb(8, 4) // 2 and result.unrated == ()
+    assert len(result.splits) == math.comb(8, 4) // 2
+    assert result.unrated == ()
     best = result.splits[0]
     # The fairest split is fairer than stacking the four best players together.
     stacked = rating.win_probability(guids[:4], guids[4:]).p_team_a

@@ -51,7 +51,8 @@ def test_retry_locked_retries_only_lock_errors() -> None:
             raise OperationalError("database is locked")
         return "ok"
 
-    assert retry_locked(flaky, delay=0) == "ok" and len(calls) == 3
+    assert retry_locked(flaky, delay=0) == "ok"
+    assert len(calls) == 3
 
     def broken() -> None:
         raise OperationalError("no such table: x")

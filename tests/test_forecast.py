@@ -51,7 +51,8 @@ def write_rounds(folder: Path, server: str, starts: Iterable[datetime], rounds: 
 
 def import_folder(folder: Path) -> None:
     report = Importer().import_paths([folder])
-    assert report.imported > 0 and not report.rejected, report.rejected
+    assert report.imported > 0
+    assert not report.rejected, report.rejected
 
 
 def weekly(first_day: datetime, weekdays: set[int], hour: int, minute: int, weeks: int):
@@ -96,7 +97,8 @@ def test_no_history_no_forecast() -> None:
     assert forecast_next([PastSession(1, old, old + ROUND)], at) is None
     recent = at - timedelta(days=300)
     result = forecast_next([PastSession(1, recent, recent + ROUND)], at)
-    assert result is not None and at < result.start <= at + timedelta(days=14)
+    assert result is not None
+    assert at < result.start <= at + timedelta(days=14)
 
 
 # --------------------------------------------------------------------------- database
@@ -158,7 +160,8 @@ def test_dst_keeps_the_local_start_time(db: Database, tmp_path: Path) -> None:
     import_folder(tmp_path / "h")
     before_change = next_session(datetime(2025, 10, 20, 12, 0, tzinfo=BERLIN), BERLIN)
     after_change = next_session(datetime(2025, 10, 27, 12, 0, tzinfo=BERLIN), BERLIN)
-    assert before_change is not None and after_change is not None
+    assert before_change is not None
+    assert after_change is not None
     assert within(before_change.astimezone(BERLIN), datetime(2025, 10, 22, 20, 0, tzinfo=BERLIN))
     assert within(after_change.astimezone(BERLIN), datetime(2025, 10, 29, 20, 0, tzinfo=BERLIN))
     # Aware UTC results; the same local time of day is one hour later in UTC in winter.
@@ -263,7 +266,8 @@ def cli_env(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 def run_json(capsys: pytest.CaptureFixture[str], at: str) -> str | None:
     assert main(["sessions", "next", "--at", at, "--json"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and out.endswith("\n")
+    assert out.count("\n") == 1
+    assert out.endswith("\n")
     data = json.loads(out)
     assert list(data) == ["next_start"]
     return data["next_start"]
@@ -293,14 +297,16 @@ def test_cli_human_output_and_errors(cli_env: Path, db: Database, capsys) -> Non
     import_folder(cli_env / "h")
     assert main(["sessions", "next", "--at", "2025-03-05T12:00"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("next session: 2025-03-06T20:") and "Europe/Berlin" in out
+    assert out.startswith("next session: 2025-03-06T20:")
+    assert "Europe/Berlin" in out
     for bad in ("tomorrow", "2025-13-01T10:00", "", "2025-03-05T25:00", "0001-01-01T00:00"):
         with pytest.raises(SystemExit) as exc:
             main(["sessions", "next", "--at", bad, "--json"])
         assert exc.value.code == 2
         captured = capsys.readouterr()
         assert captured.out == ""
-        assert "--at" in captured.err and "ISO 8601" in captured.err
+        assert "--at" in captured.err
+        assert "ISO 8601" in captured.err
     with pytest.raises(SystemExit) as exc:
         main(["sessions", "next", "--json"])
     assert exc.value.code == 2

@@ -83,7 +83,9 @@ def test_round2_differential_37_layout_hand_checked(real_corpus) -> None:
     assert (vid.xp, vid.kill_assists, vid.headshot_kills, vid.times_revived) == (42, 2, 1, 1)
     assert vid.time_dead_s == 54
     # 37-field layout: no revives given, no reliable bullets fired
-    assert vid.revives_given is None and vid.bullets_fired is None and vid.repairs == 0
+    assert vid.revives_given is None
+    assert vid.bullets_fired is None
+    assert vid.repairs == 0
     assert weapons(r2, "D8423F90") == {
         1: (0, 2, 0, 0, 0),
         3: (0, 2, 0, 0, 0),
@@ -105,7 +107,8 @@ def test_round2_differential_38_layout_hand_checked(real_corpus) -> None:
     assert (p.gibs, p.self_kills, p.time_played_s, p.time_dead_s) == (0, 2, 144, 126)
     assert p.bullets_fired == 57  # 38-field layout: cumulative, subtracted
     assert (p.xp, p.useless_kills, p.revives_given, p.denied_playtime) == (8, 1, 0, 3)
-    assert p.team == 1 and row("2025-10-12-221244-te_escape2-round-1.txt", "EDBB5DA9").team == 2
+    assert p.team == 1
+    assert row("2025-10-12-221244-te_escape2-round-1.txt", "EDBB5DA9").team == 2
 
 
 def test_round1_is_stored_as_written(corpus) -> None:
@@ -153,16 +156,19 @@ def test_every_pair_satisfies_the_header_time_rule(corpus) -> None:
 def test_orphan_is_flagged_and_kept_as_written(real_corpus) -> None:
     name = "2025-10-26-200001-etl_sp_delivery-round-2.txt"
     orphan = Round.get(Round.file_name == name)
-    assert orphan.orphan and orphan.round1 is None
+    assert orphan.orphan
+    assert orphan.round1 is None
     p = row(name, "C74FB315")
-    assert p.orphan and (p.damage_given, p.time_played_s) == (154, 72)
+    assert p.orphan
+    assert (p.damage_given, p.time_played_s) == (154, 72)
     assert not MapResult.select().where(MapResult.round2 == orphan.id).exists()
 
 
 def test_reconnect_reset_takes_round2_as_written(real_corpus) -> None:
     # Imb3cil's counters went down (damage received 2350 < 3266, rounds 1 -> 1).
     p = row("2025-10-26-203013-etl_sp_delivery-round-2.txt", "C74FB315")
-    assert p.reset and not p.only_round2
+    assert p.reset
+    assert not p.only_round2
     assert (p.damage_given, p.damage_received, p.time_played_s) == (1449, 2350, 666)
     others = (
         PlayerRound.select()
@@ -196,10 +202,12 @@ def test_orphans_are_flagged_and_kept_as_written(corpus) -> None:
     assert set(corpus_info().orphans) <= orphans
     for name in orphans:
         orphan = Round.get(Round.file_name == name)
-        assert orphan.round_no == 2 and orphan.round1 is None
+        assert orphan.round_no == 2
+        assert orphan.round1 is None
         assert not MapResult.select().where(MapResult.round2 == orphan.id).exists()
         rows = list(PlayerRound.select().join(Player).where(PlayerRound.round == orphan.id))
-        assert rows and all(p.orphan and not p.reset for p in rows)
+        assert rows
+        assert all(p.orphan and not p.reset for p in rows)
         for p in rows:
             assert _stored(p) == _written(name, p.player.guid)
 
@@ -218,7 +226,8 @@ def test_reconnect_resets_take_round2_as_written(corpus) -> None:
     assert resets == expected
     for name, guid in resets:
         p = row(name, guid)
-        assert not p.only_round2 and not p.orphan
+        assert not p.only_round2
+        assert not p.orphan
         assert _stored(p) == _written(name, guid)
 
 
@@ -234,7 +243,8 @@ def test_substitutes_only_in_round2(corpus) -> None:
     assert set(corpus_info().substitutes) <= subs
     for name, guid in subs:
         p = row(name, guid)
-        assert not p.reset and not p.orphan
+        assert not p.reset
+        assert not p.orphan
         assert _stored(p) == _written(name, guid)
         r1 = Round.get(Round.file_name == name).round1
         assert (
@@ -248,11 +258,14 @@ def test_map_results_follow_stopwatch_rules(corpus) -> None:
     for result in MapResult.select():
         r1, r2 = result.round1, result.round2
         if r2.winner != r2.defender:
-            assert result.outcome == "beat_time" and result.winner_team == r2.winner
+            assert result.outcome == "beat_time"
+            assert result.winner_team == r2.winner
         elif r1.winner != r1.defender:
-            assert result.outcome == "held" and result.winner_team == r2.defender
+            assert result.outcome == "held"
+            assert result.winner_team == r2.defender
         else:
-            assert result.outcome == "draw" and result.winner_team is None
+            assert result.outcome == "draw"
+            assert result.winner_team is None
     outcomes = {r.outcome for r in MapResult.select()}
     assert {"beat_time", "held"} <= outcomes
 
@@ -359,7 +372,8 @@ def test_reimport_is_idempotent(db) -> None:
     first = import_files(files)
     before = dump()
     again = import_files(files)
-    assert again.imported == 0 and again.duplicates == first.imported
+    assert again.imported == 0
+    assert again.duplicates == first.imported
     assert dump() == before
 
 
@@ -433,6 +447,7 @@ def test_database_locked_retries_the_whole_batch(sqlite_db, monkeypatch) -> None
     monkeypatch.setattr(Importer, "_store", locked_once)
     monkeypatch.setattr("etbot.db.time.sleep", lambda _s: None)
     report = import_files(files)
-    assert report.rejected == [] and report.imported == len(files)
+    assert report.rejected == []
+    assert report.imported == len(files)
     assert calls["n"] == len(files) + 3  # first attempt stopped at file 3, then all again
     assert Round.select().count() == len(files)

@@ -63,7 +63,8 @@ def test_matchup_counts_match_the_round1_teams(rated) -> None:
 def test_duos_and_rivals(rated) -> None:
     player = rating.ranking()[0].player_id
     duos = matchups.duos(player, min_maps=5)
-    assert duos and all(d.record.maps >= 5 for d in duos)
+    assert duos
+    assert all(d.record.maps >= 5 for d in duos)
     rates = [d.record.win_rate for d in duos]
     assert rates == sorted(rates, reverse=True)
     for d in duos[:3]:
@@ -76,4 +77,5 @@ def test_duos_and_rivals(rated) -> None:
     assert faced == sorted(faced, reverse=True)
     for r in rivals:
         assert matchups.matchup(player, r.player_id).opposed == r.record
-        assert r.name and r.guid
+        assert r.name
+        assert r.guid

@@ -43,7 +43,8 @@ def test_autocomplete_prefix_then_substring_case_insensitive(full: object) -> No
     assert starts == sorted(starts, reverse=True)
     for c in choices:
         assert needle in c.name.lower()
-        assert len(c.name) <= 100 and len(c.value) <= 100
+        assert len(c.name) <= 100
+        assert len(c.value) <= 100
         assert resolve_player(c.value).guid == c.value[5:]
     middle = target.name_lower[1:4].upper()
     assert f"guid:{guid}" in [c.value for c in offered(middle)]
@@ -106,7 +107,8 @@ def test_user_text_in_messages_is_defused(full: object) -> None:
     # The error keeps the raw text; the Discord layer defuses it when it shows the message.
     assert err.value.fields["name"] == "@everyone `x`"
     shown = error_text(err.value)
-    assert "@everyone" not in shown and "`" not in shown
+    assert "@everyone" not in shown
+    assert "`" not in shown
 
 
 def test_shared_name_is_ambiguous(db: Database, tmp_path: Path) -> None:

@@ -136,7 +136,8 @@ def test_draw_counts_as_half_a_win_or_is_skipped() -> None:
     skipping = RatingModel(replace(DEFAULT_PARAMS, draw_score=None))
     skipping.players = {"STRONG": SkillState(1.0, 0.5, 20, T0)}
     update = skipping.learn(game(["STRONG"], ["WEAK"], None, minutes=10))
-    assert update.score is None and update.changes == ()
+    assert update.score is None
+    assert update.changes == ()
     assert skipping.players == {"STRONG": SkillState(1.0, 0.5, 20, T0)}
 
 
@@ -299,7 +300,8 @@ def test_late_file_replays_from_its_point(db) -> None:
     assert report.new == 1
     assert 20 < report.replayed < MapResult.select().count()  # from that point on
     newest = max(snapshot()["games"])
-    assert report.start is not None and report.start < newest
+    assert report.start is not None
+    assert report.start < newest
     incremental = snapshot()
     rating.rebuild()
     assert snapshot() == incremental
@@ -315,7 +317,8 @@ def test_deleted_map_result_is_replayed_out(db) -> None:
     # The rating rows stay (map_result set to NULL) and mark the replay point.
     assert RatingGame.select().where(RatingGame.map_result.is_null()).count() == 1
     report = rating.apply_map_results()
-    assert report.start is not None and report.start[0] == as_datetime(victim.ended_at)
+    assert report.start is not None
+    assert report.start[0] == as_datetime(victim.ended_at)
     incremental = snapshot()
     assert len(incremental["games"]) == MapResult.select().count()
     assert incremental["players"] != players_before
@@ -348,7 +351,8 @@ def test_draws_are_half_a_win_on_the_real_corpus(rated) -> None:
     assert len(draws) == outcomes > 0
     for g in draws:
         rows = list(RatingHistory.select().where(RatingHistory.map_result == g.map_result_id))
-        assert rows and {r.score for r in rows} == {0.5}
+        assert rows
+        assert {r.score for r in rows} == {0.5}
         for r in rows:
             # Half a win: a side that was favoured (p > 0.5) loses points, and vice versa.
             p_side = g.p_first_attack if r.side == 1 else 1 - g.p_first_attack
@@ -414,7 +418,8 @@ def test_rating_summary_history_and_ranking_agree(rated) -> None:
     for entry in (ranked[0], ranked[len(ranked) // 2], ranked[-1]):
         summary = rating.rating_summary(entry.player_id, sessions=3, top=4)
         history = rating.rating_history(entry.player_id)
-        assert summary.rank == entry.rank and summary.rating == entry.rating
+        assert summary.rank == entry.rank
+        assert summary.rating == entry.rating
         assert summary.maps == len(history) == summary.wins + summary.losses + summary.draws
         assert history[-1].rating == summary.rating
         assert [p.ended_at for p in history] == sorted(p.ended_at for p in history)
@@ -422,7 +427,8 @@ def test_rating_summary_history_and_ranking_agree(rated) -> None:
         assert summary.uncertainty < rating.DISPLAY_SCALE * DEFAULT_PARAMS.player_sd
         assert 1 <= summary.sessions <= 3
         changes = [abs(m.change) for m in summary.top_moves]
-        assert changes == sorted(changes, reverse=True) and len(changes) <= 4
+        assert changes == sorted(changes, reverse=True)
+        assert len(changes) <= 4
 
 
 def test_rating_change_covers_the_last_sessions(rated) -> None:
@@ -458,7 +464,8 @@ def test_predictions_from_the_database(rated) -> None:
     # Neutral line-ups show the learned side effect: chasers win more often.
     assert neutral.p_first_attack_wins < 0.5
     on_map = rating.predict_map([best], [worst], "supply")
-    assert on_map.map == "supply" and on_map.map_results > 0
+    assert on_map.map == "supply"
+    assert on_map.map_results > 0
     team = rating.win_probability([best], [worst])
     assert team.p_team_a > 0.5
     assert rating.win_probability([worst], [best]).p_team_a == pytest.approx(1 - team.p_team_a)

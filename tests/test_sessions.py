@@ -86,7 +86,8 @@ def test_weekly_pattern_none_without_a_regular_day(db: Database, tmp_path: Path)
     folder = weekly_history(tmp_path, starts)
     Importer().import_paths([folder])
     pattern = weekly_pattern("UTC", monday + timedelta(weeks=12))
-    assert pattern.slots == [] and pattern.next_session is None
+    assert pattern.slots == []
+    assert pattern.next_session is None
     assert pattern.sessions == len(starts)
     with pytest.raises(BadOption):
         weekly_pattern("Mars/Olympus", monday)

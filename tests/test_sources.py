@@ -79,7 +79,8 @@ async def test_wait_until_settled_reports_a_vanished_file(tmp_path: Path) -> Non
     path.write_text("x")
     path.unlink()
     result = await wait_until_settled(path, SettleRules(settle=0.1, poll=0.01))
-    assert not result.ok and result.vanished
+    assert not result.ok
+    assert result.vanished
 
 
 # --------------------------------------------------------------------------- hardening
@@ -263,7 +264,8 @@ async def test_settling_a_complete_file_takes_the_settle_time(tmp_path: Path) ->
     )
     await clock.run_until(task.done, limit=10)
     result = task.result()
-    assert result.ok and result.size == len(b"complete")
+    assert result.ok
+    assert result.size == len(b"complete")
     assert clock.now == 1.0  # four unchanged polls, no more
 
 
@@ -281,7 +283,9 @@ async def test_an_empty_file_is_rejected_once_settled(tmp_path: Path) -> None:
     )
     await clock.run_until(task.done, limit=100)
     result = task.result()
-    assert not result.ok and not result.vanished and "empty" in (result.problem or "")
+    assert not result.ok
+    assert not result.vanished
+    assert "empty" in (result.problem or "")
     assert clock.now == 1.0  # rejected as soon as it is settled, not at the deadline
 
 
@@ -305,7 +309,8 @@ async def test_a_file_that_never_settles_is_given_up_at_its_deadline(tmp_path: P
     )
     await clock.run_until(task.done, limit=100)
     result = task.result()
-    assert not result.ok and result.problem == "still being written after 5 s"
+    assert not result.ok
+    assert result.problem == "still being written after 5 s"
     assert clock.now == 5.0
 
 

@@ -156,7 +156,8 @@ async def test_new_files_are_fetched_once_stable_and_imported(
         assert await poller.poll(sftp) == []  # first look: nothing is known to be complete
         assert await poller.poll(sftp) == [p.name for p in files]
         assert await poller.poll(sftp) == []  # nothing new
-    assert sum(r.imported for r in reports) == 3 and not any(r.rejected for r in reports)
+    assert sum(r.imported for r in reports) == 3
+    assert not any(r.rejected for r in reports)
     assert {r.file_name for r in Round.select()} == {p.name for p in files}
     rows = {row.name: row for row in FetchedFile.select()}
     assert set(rows) == {p.name for p in files}
@@ -227,7 +228,8 @@ async def test_two_processes_on_one_database_fetch_each_file_once(
         assert await one.poll(sftp_one) == [p.name for p in files]
         assert await two.poll(sftp_two) == []  # the database says: already fetched
     assert sorted(ssh_server.activity.opened) == sorted(p.name for p in files)
-    assert [r.imported for r in reports] == [2] and FetchedFile.select().count() == 2
+    assert [r.imported for r in reports] == [2]
+    assert FetchedFile.select().count() == 2
 
 
 async def test_empty_file_is_skipped_with_a_reason_and_fetched_once_written(
@@ -268,7 +270,8 @@ async def test_a_wrong_host_key_is_refused_and_nothing_is_read(
         async with poller.session():
             raise AssertionError("connected despite a wrong host key")
     assert ssh_server.activity.logins == []  # refused before authenticating
-    assert ssh_server.activity.sftp_sessions == 0 and ssh_server.activity.opened == []
+    assert ssh_server.activity.sftp_sessions == 0
+    assert ssh_server.activity.opened == []
     assert fetched == []
     (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert "host key refused, nothing read" in line
@@ -285,7 +288,8 @@ async def test_an_unknown_host_is_refused(
     with caplog.at_level(logging.ERROR, logger="etbot.sources"), pytest.raises(HostKeyRefused):
         async with poller.session():
             raise AssertionError("connected to a host missing from known_hosts")
-    assert ssh_server.activity.logins == [] and ssh_server.activity.sftp_sessions == 0
+    assert ssh_server.activity.logins == []
+    assert ssh_server.activity.sftp_sessions == 0
     assert "the host is not in known_hosts" in caplog.text
 
 
@@ -350,7 +354,8 @@ async def test_a_refused_host_key_is_retried_with_backoff_and_never_read(
     with pytest.raises(StopPolling):
         await poller.run()
     assert delays == [1, 2, 4]  # no tight loop against a suspicious server
-    assert ssh_server.activity.logins == [] and ssh_server.activity.opened == []
+    assert ssh_server.activity.logins == []
+    assert ssh_server.activity.opened == []
 
 
 async def test_run_fetches_new_rounds_as_they_end(db: Database, ssh_server: SshServer) -> None:
@@ -368,7 +373,8 @@ async def test_run_fetches_new_rounds_as_they_end(db: Database, ssh_server: SshS
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     r2 = Round.get(Round.file_name == second.name)
-    assert r2.round1 is not None and r2.round1.file_name == first.name  # paired
+    assert r2.round1 is not None
+    assert r2.round1.file_name == first.name  # paired
 
 
 async def _until(condition: Callable[[], bool], what: str) -> None:
@@ -405,7 +411,9 @@ def test_ssh_settings_are_all_or_nothing(tmp_path: Path) -> None:
     known.write_text("")
     settings = load_settings(_env_file=None, ssh_port="2222", **complete)
     config = SshConfig.from_settings(settings)
-    assert config is not None and config.port == 2222 and config.poll_seconds == 5.0
+    assert config is not None
+    assert config.port == 2222
+    assert config.poll_seconds == 5.0
 
 
 def test_a_partial_ssh_configuration_stops_the_cli_with_a_clear_error(

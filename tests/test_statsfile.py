@@ -29,7 +29,8 @@ def test_every_corpus_file_parses_and_all_layouts_are_seen() -> None:
             rejected.append((path.name, exc.reason))
             continue
         layouts[r.layout] += 1
-        assert r.map and r.round_no in (1, 2)
+        assert r.map
+        assert r.round_no in (1, 2)
         assert r.players, path.name
         for p in r.players:
             # kills/deaths are sums over weapons; a layout's missing fields are None, never 0
@@ -96,7 +97,8 @@ def test_33_layout_maps_multikills_after_useful_kills() -> None:
     p = r.players[0]
     assert p.tab["useful_kills"] == int(raw[27])
     assert [p.tab[f"multikill_{n}"] for n in range(2, 7)] == [int(v) for v in raw[28:33]]
-    assert p.tab["denied_playtime"] is None and p.tab["repairs"] is None
+    assert p.tab["denied_playtime"] is None
+    assert p.tab["repairs"] is None
 
 
 @pytest.mark.parametrize(

@@ -68,25 +68,30 @@ def _parse(path: Path) -> Round:
     assert m, path.name
     end = datetime.strptime(m.group(1), "%Y-%m-%d-%H%M%S")
     data = path.read_bytes()
-    assert data.endswith(b"\n") and not data.endswith(b"\n\n"), path
+    assert data.endswith(b"\n"), path
+    assert not data.endswith(b"\n\n"), path
     assert b"\r" not in data
     lines = data.decode("utf-8", "replace").split("\n")[:-1]
     header = lines[0].split("\\")
     assert len(header) == 8, header
     assert header[1] == m.group(2)
     assert header[3] == m.group(3)
-    assert header[4] in ("1", "2") and header[5] in ("1", "2")
-    assert MSS_RE.match(header[6]) and MSS_RE.match(header[7]), header
+    assert header[4] in ("1", "2")
+    assert header[5] in ("1", "2")
+    assert MSS_RE.match(header[6]), header
+    assert MSS_RE.match(header[7]), header
     players: dict[str, Player] = {}
     layouts = set()
     assert len(lines) > 1, "header-only file"
     for line in lines[1:]:
         pre, tab, rest = line.partition("\t")
-        assert tab and pre.endswith(" "), line
+        assert tab, line
+        assert pre.endswith(" "), line
         parts = pre.split("\\")
         assert len(parts) == 5, line
         guid, name, rounds, team, weap = parts
-        assert GUID_RE.match(guid) and guid not in players
+        assert GUID_RE.match(guid)
+        assert guid not in players
         assert team in ("1", "2", "3")
         ints = [int(x) for x in weap.split(" ") if x != ""]
         mask, vals = ints[0], ints[1:]
@@ -154,7 +159,8 @@ def test_summary_and_files(history: tuple[Path, HistorySummary], rounds: list[Ro
     assert s.player_rounds == sum(len(r.players) for r in rounds)
     assert s.players == len({g for r in rounds for g in r.players})
     assert 40 <= s.players <= 60
-    assert s.first == min(r.end for r in rounds) and s.last == max(r.end for r in rounds)
+    assert s.first == min(r.end for r in rounds)
+    assert s.last == max(r.end for r in rounds)
     assert sorted(p.name for p in out.iterdir()) == ["server-1", "server-2"]
     # Server name in the header differs per folder and is constant inside one.
     names = defaultdict(set)
@@ -331,17 +337,22 @@ def test_test_corpus_has_every_promised_case(
     rounds = small_rounds
     # All four layouts.
     layouts = Counter(len(next(iter(r.players.values())).tabs) for r in rounds)
-    assert set(layouts) == LAYOUTS and layouts == manifest.layouts
+    assert set(layouts) == LAYOUTS
+    assert layouts == manifest.layouts
     # Header-only files: nothing but the header line.
     header_only = {p.name for p in folder.glob("*.txt") if p.read_bytes().count(b"\n") == 1}
-    assert header_only and header_only == set(manifest.header_only)
+    assert header_only
+    assert header_only == set(manifest.header_only)
     # Round 1/round 2 pairs, orphans and a pair crossing midnight (FORMAT.md pairing).
     pairs, orphans = _pairs(rounds)
     pair_names = {(a.path.name, b.path.name) for a, b in pairs}
-    assert len(pairs) > 50 and pair_names == set(manifest.pairs)
-    assert len(orphans) >= 2 and {r.path.name for r in orphans} == set(manifest.orphans)
+    assert len(pairs) > 50
+    assert pair_names == set(manifest.pairs)
+    assert len(orphans) >= 2
+    assert {r.path.name for r in orphans} == set(manifest.orphans)
     midnight = {(a.path.name, b.path.name) for a, b in pairs if a.end.date() != b.end.date()}
-    assert midnight and midnight == set(manifest.midnight_pairs)
+    assert midnight
+    assert midnight == set(manifest.midnight_pairs)
     # Per player in each pair: resets, substitutes, spectators.
     resets, subs, spectators = set(), set(), set()
     for r1, r2 in pairs:
@@ -356,9 +367,12 @@ def test_test_corpus_has_every_promised_case(
                 smaller = any(float(p2.tabs[i]) < float(p1.tabs[i]) for i in CUM_TAB)
                 assert smaller or any(p2.total(i) < p1.total(i) for i in (0, 2, 3, 4))
                 resets.add(key)
-    assert resets and resets == set(manifest.resets)
-    assert subs and subs == set(manifest.substitutes)
-    assert spectators and spectators == set(manifest.spectators)
+    assert resets
+    assert resets == set(manifest.resets)
+    assert subs
+    assert subs == set(manifest.substitutes)
+    assert spectators
+    assert spectators == set(manifest.spectators)
     # Names: colour codes, GUIDs with several names, a name used by several GUIDs.
     raw_names: dict[str, set[str]] = defaultdict(set)
     non_utf8 = set()
@@ -371,18 +385,22 @@ def test_test_corpus_has_every_promised_case(
                     line.decode("utf-8")
                 except UnicodeDecodeError:
                     non_utf8.add((path.name, guid))
-    assert non_utf8 and non_utf8 == set(manifest.non_utf8)
+    assert non_utf8
+    assert non_utf8 == set(manifest.non_utf8)
     coloured = [n for v in raw_names.values() for n in v if COLOUR_RE.search(n)]
-    assert len(coloured) >= 10 and len(coloured) == manifest.coloured_names
+    assert len(coloured) >= 10
+    assert len(coloured) == manifest.coloured_names
     clean = {g: {COLOUR_RE.sub("", raw).strip() for raw in v} for g, v in raw_names.items()}
     renamed = {g: tuple(sorted(v)) for g, v in clean.items() if len(v) > 1}
-    assert len(renamed) >= 5 and renamed == manifest.renamed
+    assert len(renamed) >= 5
+    assert renamed == manifest.renamed
     owners: dict[str, set[str]] = defaultdict(set)
     for guid, names in clean.items():
         for name in names:
             owners[name.lower()].add(guid)
     shared = {n: tuple(sorted(g)) for n, g in owners.items() if len(g) > 1}
-    assert shared and shared == manifest.shared_names
+    assert shared
+    assert shared == manifest.shared_names
 
 
 def test_test_corpus_imports_with_every_case(
@@ -425,7 +443,8 @@ def test_test_corpus_imports_with_every_case(
         (m.round1.file_name, m.round2.file_name)
         for m in MapResult.select().where(MapResult.outcome == "draw")
     }
-    assert draws and set(manifest.draws) <= draws
+    assert draws
+    assert set(manifest.draws) <= draws
     # Aliases: every renamed GUID has several, the shared name has several owners, and
     # the bytes that are not UTF-8 were read as latin-1 (é), not dropped.
     for guid, names in manifest.renamed.items():

@@ -40,4 +40,5 @@ async def test_chart_commands_have_a_cooldown(rec: DiscordRecorder) -> None:
     payload = p.slash_command("activity", [p.option("weeks", 4)])
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
-    assert reply.ephemeral and reply.embeds[0]["description"].startswith("Slow down")
+    assert reply.ephemeral
+    assert reply.embeds[0]["description"].startswith("Slow down")

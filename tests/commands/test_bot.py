@@ -29,7 +29,8 @@ from etbot.players import autocomplete_players
 
 def test_cog_modules_skip_helpers() -> None:
     names = cog_modules()
-    assert "etbot.commands.errors" in names and "etbot.commands.summary" in names
+    assert "etbot.commands.errors" in names
+    assert "etbot.commands.summary" in names
     assert not any(name.rsplit(".", 1)[1].startswith("_") for name in names)
     helpers = {"etbot.commands.converters", "etbot.commands.formatting"}
     assert not helpers & set(names)
@@ -52,7 +53,8 @@ async def test_bot_wiring(bot: EtBot, renderer: FakeRenderer) -> None:
 
 async def test_owner_id_and_mentions(bot: EtBot) -> None:
     assert bot.owner_id == OWNER_ID
-    assert bot.allowed_mentions is not None and not bot.allowed_mentions.everyone
+    assert bot.allowed_mentions is not None
+    assert not bot.allowed_mentions.everyone
 
 
 async def test_close_releases_everything(bot: EtBot, renderer: FakeRenderer) -> None:
@@ -103,9 +105,11 @@ async def test_ingest_paths_imports_and_invalidates(
         files = corpus_files()[:20]
         with caplog.at_level(logging.WARNING):
             report = await bot.ingest_paths(files)
-        assert report.imported > 0 and len(cache) == 0
+        assert report.imported > 0
+        assert len(cache) == 0
         again = await bot.ingest_paths(files)
-        assert again.imported == 0 and again.duplicates == report.imported
+        assert again.imported == 0
+        assert again.duplicates == report.imported
         assert autocomplete_players("")  # the data is really there
     finally:
         db._pool.shutdown(wait=True)
@@ -187,7 +191,8 @@ async def test_new_round_in_stats_dir_is_imported_while_running(
         await bot.close()
     assert done.batches[1] == [folder / pair[1].name]
     r2 = Round.get(Round.file_name == pair[1].name)
-    assert r2.round1 is not None and r2.round1.file_name == pair[0].name  # paired
+    assert r2.round1 is not None
+    assert r2.round1.file_name == pair[0].name  # paired
     assert bot.resources.cache.get_or_compute("stale", lambda: "fresh") == "fresh"
 
 

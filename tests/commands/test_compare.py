@@ -40,4 +40,5 @@ async def test_compare_rejects_duplicates(rec: DiscordRecorder) -> None:
     )
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
-    assert reply.ephemeral and "different players" in reply.embeds[0]["description"]
+    assert reply.ephemeral
+    assert "different players" in reply.embeds[0]["description"]

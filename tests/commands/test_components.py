@@ -86,7 +86,8 @@ async def test_listeners_get_their_namespace_only(rec: DiscordRecorder) -> None:
     await rec.dispatch(select)
     await rec.dispatch(modal)
     reply = await rec.wait_for_response(ours)
-    assert reply.content == "ok hello" and reply.ephemeral
+    assert reply.content == "ok hello"
+    assert reply.ephemeral
     await rec.wait_for_response(select)
     await rec.wait_for_response(modal)
     assert len(rec.by_route(INTERACTION_CALLBACK)) == 3  # nothing answered the other button

@@ -56,7 +56,8 @@ async def test_autocomplete_failure_answers_no_choices(
     payload = p.autocomplete("compare", [p.option("player2", "ab", focused=True)])
     await rec.invoke_autocomplete(payload)
     reply = rec.requests[-1]
-    assert reply.callback_type == 8 and reply.choices == []
+    assert reply.callback_type == 8
+    assert reply.choices == []
 
 
 async def test_ambiguous_player_lists_candidates(
@@ -71,7 +72,8 @@ async def test_ambiguous_player_lists_candidates(
     payload = p.slash_command("trend", [p.option("player", "x"), p.option("stat", "kd")])
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
-    assert reply.callback_type == 4 and reply.ephemeral
+    assert reply.callback_type == 4
+    assert reply.ephemeral
     description = reply.embeds[0]["description"]
     assert f"2 players have used the name “x”: {escape(a.name)} ({a.guid})" in description
     assert f"{escape(b.name)} ({b.guid})" in description

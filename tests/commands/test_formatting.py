@@ -72,7 +72,8 @@ def test_choice_label_names_the_alias_and_the_current_name() -> None:
     long_alias = player_choice(PlayerMatch(1, "a" * 120, "Bar", GUID))
     assert long_alias.name == "a" * (MAX_CHOICE_LENGTH - 11) + "… (aka Bar)"
     long_name = player_choice(PlayerMatch(1, "Foo", "b" * 80, GUID))
-    assert long_name.name.startswith("Foo (aka bbb") and long_name.name.endswith("…)")
+    assert long_name.name.startswith("Foo (aka bbb")
+    assert long_name.name.endswith("…)")
     assert len(long_name.name) == 3 + MAX_CHOICE_LENGTH // 2
     assert player_choice(PlayerMatch(1, "   ", "   ", GUID)).name == GUID
 

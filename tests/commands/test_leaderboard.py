@@ -35,7 +35,8 @@ async def test_leaderboard_first_page(rec: DiscordRecorder) -> None:
     assert embed["footer"]["text"].startswith(f"Page 1 of {pages}")
     buttons = edit.components[0]["components"]
     assert [b["label"] for b in buttons] == ["◀ Previous", f"1 / {pages}", "Next ▶"]
-    assert buttons[0]["disabled"] and not buttons[2].get("disabled", False)
+    assert buttons[0]["disabled"]
+    assert not buttons[2].get("disabled", False)
 
 
 async def _leaderboard_message(rec: DiscordRecorder) -> dict:
@@ -68,7 +69,8 @@ async def test_paginator_rejects_other_members(rec: DiscordRecorder) -> None:
     click = p.button_click(next_id, message=message, admin=True)  # the owner, not the invoker
     await rec.dispatch(click)
     reply = await rec.wait_for_response(click)
-    assert reply.callback_type == 4 and reply.ephemeral
+    assert reply.callback_type == 4
+    assert reply.ephemeral
     assert "Only the person who ran the command" in reply.content
 
 
@@ -122,9 +124,11 @@ async def test_options_are_validated(bot: EtBot) -> None:
     assert {c.value for c in options["stat"].choices} == set(STATS)
     assert {c.value for c in options["period"].choices} == set(PERIODS)
     assert (options["min_rounds"].min_value, options["min_rounds"].max_value) == (1, 10_000)
-    assert options["stat"].required and not options["period"].required
+    assert options["stat"].required
+    assert not options["period"].required
     player = {o.name: o for o in bot.get_slash_command("stats").body.options}["player"]
-    assert player.autocomplete and not player.required
+    assert player.autocomplete
+    assert not player.required
 
 
 async def test_pages_are_cached_per_page(rec: DiscordRecorder, bot: EtBot) -> None:

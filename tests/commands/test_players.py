@@ -30,7 +30,8 @@ async def test_link_self(rec: DiscordRecorder) -> None:
     ref, _ = two_players()
     await rec.invoke_slash(p.slash_command("link", [p.option("player", f"guid:{ref.guid}")]))
     [reply] = rec.by_route(INTERACTION_CALLBACK)
-    assert reply.ephemeral and reply.embeds[0]["title"] == "Linked"
+    assert reply.ephemeral
+    assert reply.embeds[0]["title"] == "Linked"
     assert ref.guid in reply.embeds[0]["description"]
     assert player_for_discord(PLAYER_ID) == ref
 
@@ -41,7 +42,8 @@ async def test_link_taken_guid_is_refused(rec: DiscordRecorder) -> None:
     payload = p.slash_command("link", [p.option("player", f"guid:{ref.guid}")])
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
-    assert reply.ephemeral and "already linked" in reply.embeds[0]["description"]
+    assert reply.ephemeral
+    assert "already linked" in reply.embeds[0]["description"]
     assert player_for_discord(PLAYER_ID) is None
 
 
@@ -63,7 +65,8 @@ async def test_link_member_is_gated(rec: DiscordRecorder) -> None:
     payload = p.slash_command("link-member", [member, p.option("player", f"guid:{ref.guid}")])
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
-    assert reply.ephemeral and "Manage Server" in reply.embeds[0]["description"]
+    assert reply.ephemeral
+    assert "Manage Server" in reply.embeds[0]["description"]
     assert player_for_discord(OWNER_ID) is None
 
 
@@ -80,7 +83,8 @@ async def test_link_member_by_admin_moves_link(rec: DiscordRecorder) -> None:
     )
     await rec.invoke_slash(payload)
     [reply] = rec.by_route(INTERACTION_CALLBACK)
-    assert reply.ephemeral and reply.embeds[0]["title"] == "Linked"
+    assert reply.ephemeral
+    assert reply.embeds[0]["title"] == "Linked"
     assert reply.json["data"]["allowed_mentions"]["parse"] == []
     assert player_for_discord(PLAYER_ID) == ref
     assert player_for_discord(OWNER_ID) is None

@@ -50,7 +50,8 @@ async def test_each_post_is_sent_once(rec: DiscordRecorder) -> None:
     # Nobody is pinged by an announcement unless its builder says so.
     assert all(p.json["allowed_mentions"] == {"parse": []} for p in posts)
     row = Announcement.get(Announcement.key == "1")
-    assert row.status == "sent" and row.message_id == int(posts[0].response["id"])
+    assert row.status == "sent"
+    assert row.message_id == int(posts[0].response["id"])
 
 
 async def test_two_posters_share_the_outbox_without_doubles(rec: DiscordRecorder) -> None:

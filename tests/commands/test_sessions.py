@@ -22,7 +22,8 @@ async def test_sessions(rec: DiscordRecorder) -> None:
     recent = recent_sessions(5)
     assert embed["title"] == "Recent sessions"
     names = [f["name"] for f in embed["fields"]]
-    assert len(names) == len(recent) + 1 and names[-1] == "Weekly pattern"
+    assert len(names) == len(recent) + 1
+    assert names[-1] == "Weekly pattern"
     newest = recent[0]
     assert newest.server in names[0]
     assert "<t:" in embed["fields"][0]["value"]
@@ -42,7 +43,8 @@ async def test_sessions_next_session_timestamp(
     value = edit.embeds[0]["fields"][-1]["value"]
     assert "Usually Tuesday 21:00 (Europe/Berlin)" in value
     ts = int(nxt.timestamp())
-    assert f"<t:{ts}:R>" in value and f"<t:{ts}:F>" in value
+    assert f"<t:{ts}:R>" in value
+    assert f"<t:{ts}:F>" in value
 
 
 async def test_sessions_without_data_is_friendly(

@@ -29,7 +29,8 @@ async def test_stats_card_matches_summary(rec: DiscordRecorder) -> None:
     [embed] = edit.embeds
     summary = player_summary(row.player_id, ALL)
     assert embed["title"] == summary.name
-    assert summary.guid in embed["description"] and "All time" in embed["description"]
+    assert summary.guid in embed["description"]
+    assert "All time" in embed["description"]
     shown = fields(embed)
     assert shown["Rounds"] == f"{summary.rounds:,}"
     assert shown["K/D"] == fmt_stat("kd", summary.kd)
@@ -38,7 +39,8 @@ async def test_stats_card_matches_summary(rec: DiscordRecorder) -> None:
     assert shown["Accuracy"] == fmt_stat("accuracy", summary.accuracy)
     assert shown["DPM rank"] == f"#{summary.rank} of {summary.community_size}"
     assert shown["Maps won / lost"] == f"{summary.maps_won} / {summary.maps_lost}"
-    assert summary.favourite_weapon and summary.favourite_weapon in shown["Favourite weapon"]
+    assert summary.favourite_weapon
+    assert summary.favourite_weapon in shown["Favourite weapon"]
     assert "Also known as" in shown
 
 
@@ -53,7 +55,8 @@ async def test_stats_without_player_needs_link(rec: DiscordRecorder) -> None:
     payload = p.slash_command("stats")
     await rec.invoke_slash(payload, raise_errors=False)
     reply = await rec.wait_for_response(payload)
-    assert reply.callback_type == 4 and reply.ephemeral
+    assert reply.callback_type == 4
+    assert reply.ephemeral
     [embed] = reply.embeds
     assert "/link" in embed["description"]
     assert embed["color"] == 0xED4245

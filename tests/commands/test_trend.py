@@ -78,7 +78,8 @@ async def test_trend_window_ends_now_like_the_leaderboard_periods(rec: DiscordRe
     payload = p.slash_command("trend", short)
     await rec.invoke_slash(payload, raise_errors=False)
     error = await rec.wait_for(lambda r: r.route == FOLLOWUP)  # after the defer
-    assert error.ephemeral and "played no sessions in the last 30 days" in str(error.json)
+    assert error.ephemeral
+    assert "played no sessions in the last 30 days" in str(error.json)
     # Back on the day of the player's last session, the same command finds sessions.
     player_last = max(pt.started_at for pt in trend(ref.id, "kd", 3650).points)
     back_then = player_last.replace(tzinfo=ZoneInfo("Europe/Berlin")) + timedelta(hours=6)

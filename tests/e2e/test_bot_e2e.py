@@ -142,7 +142,8 @@ async def test_unknown_player_error(live: tuple[FakeDiscord, EtBot]) -> None:
     server, _ = live
     payload = await command(server, "stats", p.option("player", "no-such-player-anywhere"))
     reply = await server.wait_for_response(payload, timeout=TIMEOUT)
-    assert reply.callback_type == 4 and reply.ephemeral
+    assert reply.callback_type == 4
+    assert reply.ephemeral
     assert "No player called" in reply.embeds[0]["description"]
 
 
@@ -160,7 +161,8 @@ async def test_autocomplete(live: tuple[FakeDiscord, EtBot]) -> None:
 def assert_png(data: bytes) -> None:
     assert data.startswith(PNG_SIGNATURE)
     width, height = png_dimensions(data)
-    assert width >= 600 and height >= 400
+    assert width >= 600
+    assert height >= 400
 
 
 def chart_or_fallback(message: RecordedRequest, filename: str) -> None:
@@ -229,4 +231,5 @@ async def test_link_member_refused_for_members(live: tuple[FakeDiscord, EtBot]) 
     member = p.user_option("member", server.world.owner, world=server.world)
     payload = await command(server, "link-member", member, p.option("player", f"guid:{ref.guid}"))
     reply = await server.wait_for_response(payload, timeout=TIMEOUT)
-    assert reply.ephemeral and "Manage Server" in reply.embeds[0]["description"]
+    assert reply.ephemeral
+    assert "Manage Server" in reply.embeds[0]["description"]

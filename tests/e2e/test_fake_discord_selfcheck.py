@@ -127,9 +127,11 @@ async def discord() -> AsyncIterator[tuple[FakeDiscord, commands.InteractionBot]
 
 async def test_startup_calls(discord: tuple[FakeDiscord, commands.InteractionBot]) -> None:
     server, bot = discord
-    assert bot.user is not None and bot.user.id == server.world.bot.id
+    assert bot.user is not None
+    assert bot.user.id == server.world.bot.id
     guild = bot.get_guild(GUILD_ID)
-    assert guild is not None and guild.get_channel(CHANNEL_ID) is not None
+    assert guild is not None
+    assert guild.get_channel(CHANNEL_ID) is not None
     assert guild.me.guild_permissions.send_messages
     assert server.identify_payloads[0]["token"] == "fake-bot-token"
     [put] = server.api.by_route(GUILD_COMMANDS_PUT)
@@ -143,7 +145,8 @@ async def test_slash_embed_ephemeral(discord: tuple[FakeDiscord, commands.Intera
     payload = await server.dispatch_interaction(server.slash_command("ping"))
     reply = await server.wait_for_response(payload)
     assert reply.callback_type == 4
-    assert reply.ephemeral and reply.flags & 64
+    assert reply.ephemeral
+    assert reply.flags & 64
     [embed] = reply.embeds
     assert embed["title"] == "Pong"
     assert embed["fields"] == [{"name": "latency", "value": "0 ms", "inline": False}]
@@ -210,7 +213,8 @@ async def test_admin_permission(discord: tuple[FakeDiscord, commands.Interaction
     server, _ = discord
     denied = await server.dispatch_interaction(server.slash_command("purge"))
     reply = await server.wait_for_response(denied)
-    assert reply.content == "error:MissingPermissions" and reply.ephemeral
+    assert reply.content == "error:MissingPermissions"
+    assert reply.ephemeral
     allowed = await server.dispatch_interaction(server.slash_command("purge", admin=True))
     assert (await server.wait_for_response(allowed)).content == "purged"
 
@@ -277,34 +281,43 @@ async def rec() -> AsyncIterator[DiscordRecorder]:
 
 async def test_recorder_send_message(rec: DiscordRecorder) -> None:
     inter = rec.slash(p.slash_command("ping"))
-    assert inter.guild is not None and inter.guild.id == GUILD_ID
+    assert inter.guild is not None
+    assert inter.guild.id == GUILD_ID
     assert isinstance(inter.author, disnake.Member)
     assert not inter.permissions.administrator
     await inter.response.send_message("hi", embed=disnake.Embed(title="T"), ephemeral=True)
     [req] = rec.requests
     assert req.route == INTERACTION_CALLBACK
-    assert req.callback_type == 4 and req.content == "hi" and req.ephemeral
+    assert req.callback_type == 4
+    assert req.content == "hi"
+    assert req.ephemeral
     assert req.embeds[0]["title"] == "T"
 
 
 async def test_recorder_defer_edit_followup_files(rec: DiscordRecorder) -> None:
     inter = rec.slash(p.slash_command("chart", admin=True))
-    assert inter.permissions.administrator and inter.author.id == OWNER_ID
+    assert inter.permissions.administrator
+    assert inter.author.id == OWNER_ID
     await inter.response.defer(ephemeral=True)
     await inter.edit_original_response(
         content="edited", file=disnake.File(io.BytesIO(PNG), "x.png")
     )
     message = await inter.followup.send("more", files=[disnake.File(io.BytesIO(b"a,b\n"), "t.csv")])
-    assert isinstance(message, disnake.WebhookMessage) and message.content == "more"
+    assert isinstance(message, disnake.WebhookMessage)
+    assert message.content == "more"
     callback, get_original, edit, followup = rec.requests
-    assert callback.callback_type == 5 and callback.ephemeral
+    assert callback.callback_type == 5
+    assert callback.ephemeral
     assert get_original.method == "GET"
-    assert edit.route == ORIGINAL_EDIT and edit.content == "edited"
+    assert edit.route == ORIGINAL_EDIT
+    assert edit.content == "edited"
     assert edit.attachments == [("x.png", PNG)]
-    assert followup.route == FOLLOWUP and followup.attachments == [("t.csv", b"a,b\n")]
+    assert followup.route == FOLLOWUP
+    assert followup.attachments == [("t.csv", b"a,b\n")]
     await message.edit(content="changed")
     edited = rec.requests[-1]
-    assert edited.route == FOLLOWUP_EDIT and edited.params["message_id"] == str(message.id)
+    assert edited.route == FOLLOWUP_EDIT
+    assert edited.params["message_id"] == str(message.id)
     assert edited.response["content"] == "changed"
 
 
@@ -334,9 +347,11 @@ async def test_recorder_dispatch_components(rec: DiscordRecorder) -> None:
     click = p.button_click("vote:yes", admin=True)
     await rec.dispatch(click)
     reply = await rec.wait_for_response(click)
-    assert reply.callback_type == 7 and reply.content == f"Voted by {OWNER_ID}"
+    assert reply.callback_type == 7
+    assert reply.content == f"Voted by {OWNER_ID}"
     inter = rec.message_interaction(p.select_menu("pick", ["a"]))
-    assert inter.values == ["a"] and inter.message.author.id == rec.world.bot.id
+    assert inter.values == ["a"]
+    assert inter.message.author.id == rec.world.bot.id
 
 
 async def test_recorder_channel_send(rec: DiscordRecorder) -> None:
@@ -344,15 +359,18 @@ async def test_recorder_channel_send(rec: DiscordRecorder) -> None:
     assert isinstance(channel, disnake.TextChannel)
     message = await channel.send("plain")
     await channel.send(file=disnake.File(io.BytesIO(PNG), "c.png"))
-    assert message.content == "plain" and message.channel.id == CHANNEL_ID
+    assert message.content == "plain"
+    assert message.channel.id == CHANNEL_ID
     plain, with_file = rec.by_route(CHANNEL_MESSAGE)
-    assert plain.json["content"] == "plain" and plain.attachments == []
+    assert plain.json["content"] == "plain"
+    assert plain.attachments == []
     assert with_file.attachments == [("c.png", PNG)]
 
 
 async def test_recorder_dm_payload(rec: DiscordRecorder) -> None:
     inter = rec.slash(p.slash_command("ping", dm=True))
-    assert inter.guild_id is None and isinstance(inter.author, disnake.User)
+    assert inter.guild_id is None
+    assert isinstance(inter.author, disnake.User)
     click = rec.message_interaction(p.button_click("vote:yes", dm=True))
     assert isinstance(click.channel, disnake.DMChannel)
     assert click.message.channel.id == click.channel.id
@@ -361,7 +379,8 @@ async def test_recorder_dm_payload(rec: DiscordRecorder) -> None:
 async def test_recorder_not_found(rec: DiscordRecorder) -> None:
     with pytest.raises(disnake.NotFound):
         await rec.bot.fetch_channel(42)
-    assert rec.requests[-1].status == 404 and rec.requests[-1].path == "/channels/42"
+    assert rec.requests[-1].status == 404
+    assert rec.requests[-1].path == "/channels/42"
 
 
 def test_parse_multipart_roundtrip() -> None:
