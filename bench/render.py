@@ -114,7 +114,7 @@ async def bench_chart(
         first = time.perf_counter() - started
         assert png_dimensions(png) == (width, height)
         if save is not None:
-            save.mkdir(parents=True, exist_ok=True)
+            save.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 outside the timings
             (save / f"{name}.png").write_bytes(png)
 
         timings = []

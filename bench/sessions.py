@@ -288,8 +288,9 @@ def cli_replay(
             batch.append(str(dated[i][1]))
             i += 1
         if batch:
-            subprocess.run([*etbot, "import", "-q", *batch], env=env, capture_output=True)
-        out = subprocess.run(
+            # Our own CLI, with arguments this script builds; no shell.
+            subprocess.run([*etbot, "import", "-q", *batch], env=env, capture_output=True)  # noqa: S603
+        out = subprocess.run(  # noqa: S603 (as above)
             [*etbot, "sessions", "next", "--at", ask.at.isoformat(), "--json"],
             env=env,
             capture_output=True,

@@ -106,7 +106,7 @@ def test_concurrent_workers_claim_each_row_once(db: Database) -> None:
             while batch := announce.claim(name, limit=3):
                 mine += [c.key for c in batch]
             claimed[name] = mine
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 reported below, from the main thread
             errors.append(exc)
         finally:
             db.close()

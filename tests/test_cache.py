@@ -63,7 +63,7 @@ def test_errors_are_not_cached() -> None:
     def boom() -> int:
         raise ValueError("no")
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no"):
         cache.get_or_compute("k", boom)
     assert cache.get_or_compute("k", lambda: 7) == 7
 
@@ -80,9 +80,9 @@ def test_result_computed_before_an_invalidation_is_not_stored() -> None:
 
 
 def test_rejects_nonsense_settings() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         QueryCache(ttl=0, maxsize=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         QueryCache(ttl=1, maxsize=0)
 
 

@@ -62,20 +62,20 @@ def test_radar_accepts_bounds_and_single_player() -> None:
 
 
 @pytest.mark.parametrize(
-    ("series", "axes"),
+    ("series", "axes", "problem"),
     [
-        ([], AXES),
-        ([RadarSeries(f"p{i}", [50.0] * 5) for i in range(5)], AXES),
-        ([RadarSeries("a", [50.0] * 4)], AXES),
-        ([RadarSeries("a", [50.0, 101.0, 3.0])], ["x", "y", "z"]),
-        ([RadarSeries("a", [50.0, -1.0, 3.0])], ["x", "y", "z"]),
-        ([RadarSeries("a", [50.0, float("nan"), 3.0])], ["x", "y", "z"]),
-        ([RadarSeries("a", [50.0, 3.0])], ["x", "y"]),
-        ([RadarSeries("a", [50.0, 3.0, 4.0])], ["x", "x", "z"]),
+        ([], AXES, "1 to"),
+        ([RadarSeries(f"p{i}", [50.0] * 5) for i in range(5)], AXES, "1 to"),
+        ([RadarSeries("a", [50.0] * 4)], AXES, "4 values for 5 axes"),
+        ([RadarSeries("a", [50.0, 101.0, 3.0])], ["x", "y", "z"], "outside 0..100"),
+        ([RadarSeries("a", [50.0, -1.0, 3.0])], ["x", "y", "z"], "outside 0..100"),
+        ([RadarSeries("a", [50.0, float("nan"), 3.0])], ["x", "y", "z"], "outside 0..100"),
+        ([RadarSeries("a", [50.0, 3.0])], ["x", "y"], "at least 3 axes"),
+        ([RadarSeries("a", [50.0, 3.0, 4.0])], ["x", "x", "z"], "unique"),
     ],
 )
-def test_radar_rejects_bad_input(series: list[RadarSeries], axes: list[str]) -> None:
-    with pytest.raises(ValueError):
+def test_radar_rejects_bad_input(series: list[RadarSeries], axes: list[str], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
         radar_figure(series, axes, "t")
 
 
@@ -152,7 +152,7 @@ def test_heatmap_all_zero_is_valid() -> None:
     ],
 )
 def test_heatmap_rejects_bad_shape(counts: list[list[int]]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="counts must"):
         heatmap_figure(counts, "t", "UTC")
 
 
@@ -222,7 +222,7 @@ def test_trend_empty_and_mismatched() -> None:
     fig = trend_figure([], [], None, "t", "Kills")
     assert len(fig.data) == 1
     assert any("No sessions" in a.text for a in fig.layout.annotations)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 dates but 0 values"):
         trend_figure([datetime(2024, 1, 1)], [], None, "t", "Kills")
 
 
@@ -238,5 +238,5 @@ def test_bar_figure() -> None:
     assert list(bar.y) == ["a", "b", "c"]
     assert list(bar.x) == [3.0, 2.5, 1.0]
     assert fig.layout.yaxis.autorange == "reversed"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 labels but 2 values"):
         bar_figure(["a"], [1, 2], "Top")

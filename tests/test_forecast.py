@@ -7,7 +7,7 @@ the round's end in server time), a generated etbot.synth history, and the real c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -254,13 +254,13 @@ def test_synthetic_weekly_schedule_is_learned(synth_sessions: list[PastSession])
 
 
 @pytest.fixture
-def cli_env(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def cli_env(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The CLI pointed at the test database (SQLite file or PostgreSQL)."""
     url = PG_URL if isinstance(db, PostgresqlDatabase) else f"sqlite:///{db.database}"
     monkeypatch.setenv("DATABASE_URL", str(url))
     monkeypatch.setenv("SERVER_TIMEZONE", "Europe/Berlin")
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's folder
-    yield tmp_path
+    return tmp_path
 
 
 def run_json(capsys: pytest.CaptureFixture[str], at: str) -> str | None:

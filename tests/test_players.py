@@ -157,7 +157,8 @@ def test_any_typed_text_is_handled(full: object, text: str) -> None:
     try:
         ref = resolve_player(text)
     except UserError as exc:
-        assert str(exc)
+        # Either outcome is right here, which pytest.raises cannot express.
+        assert str(exc)  # noqa: PT017
     else:
         assert Player.get_by_id(ref.id).guid == ref.guid
 

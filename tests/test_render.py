@@ -162,7 +162,7 @@ async def test_renders_do_not_block_the_event_loop(renderer: ChartRenderer) -> N
 async def test_non_figure_is_rejected(renderer: ChartRenderer) -> None:
     with pytest.raises(RenderError, match="not a plotly figure"):
         await renderer.render_png("nope")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         await renderer.render_png(radar(), width=0)
 
 

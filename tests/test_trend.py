@@ -62,9 +62,9 @@ def test_incomplete_beta_known_values() -> None:
     assert left == pytest.approx(1.0 - regularized_incomplete_beta(4.0, 2.5, 0.65))
     assert regularized_incomplete_beta(2.0, 3.0, 0.0) == 0.0
     assert regularized_incomplete_beta(2.0, 3.0, 1.0) == 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a and b must be positive"):
         regularized_incomplete_beta(0.0, 1.0, 0.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"x must be within \[0, 1\]"):
         regularized_incomplete_beta(1.0, 1.0, 1.5)
 
 
@@ -170,11 +170,11 @@ def test_zero_mean_has_no_relative_change() -> None:
 
 
 def test_invalid_input_raises() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="differ in length"):
         fit_trend([1.0, 2.0], [1.0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be finite"):
         fit_trend([1.0, 2.0, 3.0], [1.0, float("nan"), 2.0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be finite"):
         fit_trend([1.0, float("inf"), 3.0], [1.0, 2.0, 2.0])
 
 

@@ -125,7 +125,7 @@ class EtBot(commands.InteractionBot):
         if self.poster.enabled:
             self.spawn(self._post_announcements(), name="etbot-poster")
         if self.settings.stats_dir is not None:
-            self.spawn(self._follow_stats_dir(), name="etbot-stats-dir")
+            self.spawn(self._follow_stats_dir(self.settings.stats_dir), name="etbot-stats-dir")
         ssh = SshConfig.from_settings(self.settings)
         if ssh is not None:
             poller = SftpPoller(ssh, self.ingest_files, run_db=self.resources.db.run)
@@ -174,17 +174,15 @@ class EtBot(commands.InteractionBot):
             return
         try:
             await renderer.start()
-        except Exception as exc:  # charts fall back to text; the bot keeps running
+        except Exception as exc:  # noqa: BLE001 charts fall back to text; the bot keeps running
             log.warning("chart renderer did not start: %s", exc)
 
     async def _post_announcements(self) -> None:
         await self.wait_until_ready()
         await self.poster.run()
 
-    async def _follow_stats_dir(self) -> None:
-        stats_dir = self.settings.stats_dir
-        assert stats_dir is not None
-        if not stats_dir.is_dir():
+    async def _follow_stats_dir(self, stats_dir: Path) -> None:
+        if not stats_dir.is_dir():  # noqa: ASYNC240 once at start-up, a local stat
             log.warning("STATS_DIR %s is not a folder; nothing imported", stats_dir)
             return
         # Watch first, then import what is already there: a round that ends during a long
@@ -287,16 +285,16 @@ def run_bot(settings: Settings) -> int:
     except DatabaseUrlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 any driver error here is a configuration problem
         print(f"error: cannot open the database {settings.database_url!r}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        return asyncio.run(_run(settings, Db(database)))
+        return asyncio.run(_run(settings, Db(database), settings.discord_token))
     except KeyboardInterrupt:
         return EXIT_OK
 
 
-async def _run(settings: Settings, db: Db) -> int:
+async def _run(settings: Settings, db: Db, token: str) -> int:
     bot = EtBot(settings, db)
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []  # keeps the close task referenced
@@ -304,9 +302,8 @@ async def _run(settings: Settings, db: Db) -> int:
         loop.add_signal_handler(
             signal.SIGTERM, lambda: stopping.append(loop.create_task(bot.close()))
         )
-    assert settings.discord_token is not None
     try:
-        await bot.start(settings.discord_token)
+        await bot.start(token)
     except disnake.LoginFailure:
         print(
             "error: Discord rejected DISCORD_TOKEN (401 Unauthorized). Copy a fresh token from "

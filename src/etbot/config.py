@@ -104,12 +104,11 @@ class Settings(BaseSettings):
         if not given:
             return self
         missing = [name.upper() for name in SSH_REQUIRED if name not in given]
-        if missing:
+        if missing or self.ssh_key_file is None or self.ssh_known_hosts is None:
             raise ValueError(
                 f"the SSH source needs {', '.join(n.upper() for n in SSH_REQUIRED)}; "
                 f"{', '.join(n.upper() for n in given)} set but {', '.join(missing)} missing"
             )
-        assert self.ssh_key_file is not None and self.ssh_known_hosts is not None
         if not self.ssh_key_file.is_file():
             raise ValueError(f"SSH_KEY_FILE {self.ssh_key_file}: no such file")
         if not self.ssh_known_hosts.is_file():

@@ -106,12 +106,13 @@ class Poster:
 
     async def drain(self) -> int:
         """Post what is pending now; returns how many messages were sent."""
-        if self.channel_id is None:
+        channel_id = self.channel_id
+        if channel_id is None:
             return 0
         await self.db.run(announce.expire_sending)
         sent = 0
         while claimed := await self.db.run(announce.claim, self.worker):
-            channel = await self._channel()
+            channel = await self._channel(channel_id)
             for row in claimed:
                 if await self._post(row, channel):
                     sent += 1
@@ -180,17 +181,16 @@ class Poster:
         log.info("posted %s %s", row.kind, row.key)
         return True
 
-    async def _channel(self) -> Any:
+    async def _channel(self, channel_id: int) -> Any:
         """The announcement channel, or ``None`` (logged) when it is gone or hidden."""
-        assert self.channel_id is not None
-        channel = self.bot.get_channel(self.channel_id)
+        channel = self.bot.get_channel(channel_id)
         if channel is None:
             try:
-                channel = await self.bot.fetch_channel(self.channel_id)
+                channel = await self.bot.fetch_channel(channel_id)
             except (disnake.NotFound, disnake.Forbidden) as exc:
-                log.warning("ANNOUNCE_CHANNEL_ID %s: channel not found: %s", self.channel_id, exc)
+                log.warning("ANNOUNCE_CHANNEL_ID %s: channel not found: %s", channel_id, exc)
                 return None
         if not isinstance(channel, disnake.abc.Messageable):
-            log.warning("ANNOUNCE_CHANNEL_ID %s is not a text channel", self.channel_id)
+            log.warning("ANNOUNCE_CHANNEL_ID %s is not a text channel", channel_id)
             return None
         return channel

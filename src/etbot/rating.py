@@ -758,7 +758,7 @@ def _insert(table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -
     if not rows:
         return
     p = database_proxy.param
-    head = f'INSERT INTO "{table._meta.table_name}" ({", ".join(columns)}) VALUES '
+    head = f'INSERT INTO "{table._meta.table_name}" ({", ".join(columns)}) VALUES '  # noqa: S608 names from the models, values are parameters
     row = "(" + ", ".join([p] * len(columns)) + ")"
     per = max(1, 900 // len(columns))  # under SQLite's historical 999-variable limit
     for i in range(0, len(rows), per):

@@ -160,7 +160,7 @@ class _DeferredReloadKaleido(kaleido.Kaleido):  # type: ignore[misc]
     async def _reload_and_return(self, tab: Any) -> None:
         try:
             await super()._return_kaleido_tab(tab)
-        except Exception as exc:  # the tab is lost; the next render times out and recycles
+        except Exception as exc:  # noqa: BLE001 the tab is lost; the next render recycles it
             level = logging.DEBUG if self._closing else logging.WARNING
             log.log(level, "reloading a kaleido tab failed: %s: %s", type(exc).__name__, exc)
 
@@ -320,7 +320,8 @@ class ChartRenderer:
         width: int = 900,
         height: int = 600,
         scale: float = 1,
-        timeout: float = 10.0,
+        # Not the caller's asyncio.timeout: waiting for earlier renders must not count.
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> bytes:
         """Render ``fig`` (a plotly Figure or figure dict) to PNG bytes.
 
@@ -458,7 +459,7 @@ class ChartRenderer:
         """Close a kaleido browser, killing its process group if a clean close fails."""
         try:
             await asyncio.wait_for(kaleido.close(), self._close_timeout)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 however the close failed, the kill below follows
             log.warning(
                 "browser did not close cleanly (%s: %s); killing it", type(exc).__name__, exc
             )

@@ -396,7 +396,7 @@ class _Generator:
     def __init__(
         self, out_dir: Path, players: int, start: date, end: date, servers: int, seed: int
     ) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 seeded test data, not a secret
         self.r = self.rng.random
         self.out_dir = out_dir
         self.start = start

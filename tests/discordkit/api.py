@@ -270,7 +270,7 @@ class FakeDiscordApi:
                 continue
             try:
                 matched = predicate(request)
-            except Exception as exc:  # surface bugs in predicates in the waiting test
+            except Exception as exc:  # noqa: BLE001 surface bugs in predicates in the waiting test
                 future.set_exception(exc)
             else:
                 if matched:

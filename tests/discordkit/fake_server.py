@@ -238,7 +238,7 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         try:
             return await self._handle_rest(request)
-        except Exception as exc:  # a kit bug must fail the test fast, not make disnake retry
+        except Exception as exc:  # noqa: BLE001 a kit bug must fail the test fast, not make disnake retry
             self.errors.append(exc)
             body = {"code": 0, "message": f"fake Discord crashed: {exc!r}"}
             return _json_response(400, body)

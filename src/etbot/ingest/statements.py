@@ -96,7 +96,7 @@ class Insert:
         leave_out: Iterable[str] = (),
         tail: str = "",
     ) -> None:
-        self.head = f"INSERT INTO {table(model)} ({columns(model, fields)}) VALUES "
+        self.head = f"INSERT INTO {table(model)} ({columns(model, fields)}) VALUES "  # noqa: S608 names from the models, values are parameters
         missing = set(stored_fields(model)) - set(fields) - set(leave_out)
         if missing:
             raise LookupError(
@@ -187,7 +187,7 @@ def select(
 ) -> str:
     """``SELECT names FROM model WHERE field op param AND …`` (``where``: (field, op) pairs)."""
     conditions = " AND ".join(f"{column(model, name)} {op} {param}" for name, op in where)
-    text = f"SELECT {columns(model, names)} FROM {table(model)} WHERE {conditions}"
+    text = f"SELECT {columns(model, names)} FROM {table(model)} WHERE {conditions}"  # noqa: S608 names from the models, values are parameters
     if order_by is not None:
         text += f" ORDER BY {column(model, order_by)}"
     return text
@@ -196,7 +196,7 @@ def select(
 def update(model: type[Model], names: Sequence[str], *, param: str, key: str = "id") -> str:
     """``UPDATE model SET name = param, … WHERE key = param``."""
     sets = ", ".join(f"{column(model, name)} = {param}" for name in names)
-    return f"UPDATE {table(model)} SET {sets} WHERE {column(model, key)} = {param}"
+    return f"UPDATE {table(model)} SET {sets} WHERE {column(model, key)} = {param}"  # noqa: S608 names from the models, values are parameters
 
 
 class Statements:
@@ -205,7 +205,7 @@ class Statements:
     def __init__(self, param: str) -> None:
         p = self.param = param
         self.source_exists = (
-            f"SELECT 1 FROM {table(SourceFile)} WHERE {column(SourceFile, 'sha256')} = {p} LIMIT 1"
+            f"SELECT 1 FROM {table(SourceFile)} WHERE {column(SourceFile, 'sha256')} = {p} LIMIT 1"  # noqa: S608 names from the models, values are parameters
         )
         self.insert_source = Insert(
             SourceFile, stored_fields(SourceFile), param=p, tail=returning(SourceFile)
@@ -280,7 +280,7 @@ class Statements:
         """``SELECT id, guid FROM player WHERE guid IN (…count params…)``."""
         marks = ", ".join([self.param] * count)
         return (
-            f"SELECT {columns(Player, ['id', 'guid'])} FROM {table(Player)} "
+            f"SELECT {columns(Player, ['id', 'guid'])} FROM {table(Player)} "  # noqa: S608 names from the models, values are parameters
             f"WHERE {column(Player, 'guid')} IN ({marks})"
         )
 

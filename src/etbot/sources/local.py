@@ -114,7 +114,7 @@ async def wait_until_settled(
     stable_since = started
     while True:
         try:
-            st = path.stat()
+            st = path.stat()  # noqa: ASYNC240 one local stat per poll; a thread hop costs more
         except FileNotFoundError:
             return Settled(path, problem="disappeared before it was complete", vanished=True)
         except OSError as exc:
@@ -218,7 +218,11 @@ class FolderWatcher:
         log.info("watching %s for new stats files", self.folder)
         helpers = [asyncio.create_task(self.handover(), name="etbot-watch-handover")]
         if self.on_existing is not None:
-            helpers.append(asyncio.create_task(self._import_existing(), name="etbot-watch-start"))
+            helpers.append(
+                asyncio.create_task(
+                    self._import_existing(self.on_existing), name="etbot-watch-start"
+                )
+            )
         try:
             while True:
                 try:
@@ -279,13 +283,12 @@ class FolderWatcher:
             finally:
                 self._handing = False
 
-    async def _import_existing(self) -> None:
-        assert self.on_existing is not None
+    async def _import_existing(self, on_existing: Callable[[Path], Awaitable[Any]]) -> None:
         before: dict[Path, Signature] = {}
         try:
             before = await asyncio.to_thread(snapshot, self.folder)
             self._handed.update(before)
-            await self.on_existing(self.folder)
+            await on_existing(self.folder)
         except Exception:
             log.exception("importing the files already in %s failed", self.folder)
         finally:

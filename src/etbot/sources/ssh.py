@@ -76,14 +76,20 @@ class SshConfig:
         """The SSH source of ``settings``, or None when it is not configured."""
         if not settings.ssh_enabled:
             return None
-        assert settings.ssh_host and settings.ssh_user and settings.ssh_remote_dir
-        assert settings.ssh_key_file is not None and settings.ssh_known_hosts is not None
+        host, user, remote_dir = settings.ssh_host, settings.ssh_user, settings.ssh_remote_dir
+        key_file, known_hosts = settings.ssh_key_file, settings.ssh_known_hosts
+        if not (host and user and remote_dir and key_file and known_hosts):
+            # Settings' validator refuses a partial set; only unvalidated Settings get here.
+            raise ValueError(
+                "the SSH source needs SSH_HOST, SSH_USER, SSH_KEY_FILE, SSH_REMOTE_DIR "
+                "and SSH_KNOWN_HOSTS"
+            )
         return cls(
-            host=settings.ssh_host,
-            user=settings.ssh_user,
-            key_file=settings.ssh_key_file,
-            remote_dir=settings.ssh_remote_dir,
-            known_hosts=settings.ssh_known_hosts,
+            host=host,
+            user=user,
+            key_file=key_file,
+            remote_dir=remote_dir,
+            known_hosts=known_hosts,
             port=settings.ssh_port,
             poll_seconds=settings.ssh_poll_seconds,
         )
@@ -318,7 +324,8 @@ class SftpPoller:
         todo = [name for name in stable if fetched.get(name) != listing[name]]
         done: list[str] = []
         for start in range(0, len(todo), self.batch_size):
-            done += await self._fetch_batch(sftp, todo[start : start + self.batch_size], listing)
+            batch = todo[start : start + self.batch_size]
+            done += await self._fetch_batch(sftp, batch, listing, fetched)
         return done
 
     async def _list(self, sftp: asyncssh.SFTPClient) -> dict[str, Signature]:
@@ -341,7 +348,11 @@ class SftpPoller:
         return posixpath.join(self.folder, name)
 
     async def _fetch_batch(
-        self, sftp: asyncssh.SFTPClient, names: list[str], listing: dict[str, Signature]
+        self,
+        sftp: asyncssh.SFTPClient,
+        names: list[str],
+        listing: dict[str, Signature],
+        fetched: dict[str, Signature],
     ) -> list[str]:
         files: FileBatch = []
         rows: list[tuple[str, int, int, str | None]] = []
@@ -355,7 +366,7 @@ class SftpPoller:
             try:
                 async with sftp.open(self._remote(name), "rb") as fh:
                     data = await fh.read(size + 1)  # one byte more shows it grew
-                assert isinstance(data, bytes)  # opened in binary mode
+                assert isinstance(data, bytes)  # noqa: S101 opened in binary mode (narrows str | bytes)
             except asyncssh.SFTPError as exc:
                 if self._reported.get(name) != listing[name]:
                     self._reported[name] = listing[name]
@@ -373,9 +384,8 @@ class SftpPoller:
             await self.on_files(files)
             log.info("SSH source %s: fetched %d new file(s)", self.config.where, len(files))
         await self._run_db(remember_fetched, self.config.source, rows)
-        assert self._fetched is not None
         for name, size, mtime_ns, _digest in rows:
-            self._fetched[name] = (size, mtime_ns)
+            fetched[name] = (size, mtime_ns)
         return [name for name, _data in files]
 
 

@@ -98,7 +98,7 @@ def component_listener(namespace: str, *, event: str = "button_click") -> Callab
             action, args = parsed
             try:
                 await method(self, inter, action, args)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 every error gets the friendly reply
                 from etbot.commands.errors import report_error
 
                 await report_error(inter, exc)

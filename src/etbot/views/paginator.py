@@ -66,7 +66,7 @@ class Paginator(disnake.ui.View):
         inter: ApplicationCommandInteraction,
         fetch: PageFetcher,
         *,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 the view's idle timeout, not a deadline
     ) -> Paginator | None:
         """Show page 0 as the (deferred) response of ``inter``; buttons only if there is more
         than one page. Returns the view, or ``None`` when no buttons were needed.
