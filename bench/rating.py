@@ -85,13 +85,13 @@ def kd_predictions(games: list[Game]) -> list[float]:
         r1[mr_id] = round1
         r2[mr_id] = round2
     per_round: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
-    for round_id, guid, kills, deaths in (
+    for round_id, guid, round_kills, round_deaths in (
         PlayerRound.select(PlayerRound.round, Player.guid, PlayerRound.kills, PlayerRound.deaths)
         .join(Player, on=(PlayerRound.player == Player.id))
         .where(PlayerRound.team != 3)
         .tuples()
     ):
-        per_round[round_id].append((guid, kills, deaths))
+        per_round[round_id].append((guid, round_kills, round_deaths))
 
     kills: dict[str, int] = defaultdict(int)
     deaths: dict[str, int] = defaultdict(int)

@@ -61,7 +61,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -131,10 +131,8 @@ def weekly_pattern_today(past: list[PastSession], at: datetime) -> datetime | No
     weekday seen in 2/3 of the last 12 weeks, at its median time), None without one.
 
     It reads the bound database itself (sessions that started before ``at``)."""
-    try:
-        from etbot.sessions import weekly_pattern  # type: ignore[import-not-found]
-    except ImportError:
-        from etbot.stats import weekly_pattern
+    from etbot.sessions import weekly_pattern
+
     predicted = weekly_pattern("UTC", at).next_session
     return None if predicted is None else predicted.replace(tzinfo=None)
 
@@ -248,7 +246,7 @@ def evaluate(
     return out
 
 
-def report(title: str, asks: Sequence[Ask], scores: dict[str, tuple[Score, ...]]) -> None:
+def report(title: str, asks: Sequence[Ask], scores: Mapping[str, tuple[Score, ...]]) -> None:
     print(f"\n{title}: {len(asks)} asks")
     if asks:
         print(f"  {asks[0].at:%Y-%m-%d} .. {asks[-1].at:%Y-%m-%d}")

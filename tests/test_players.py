@@ -7,8 +7,8 @@ option's choices (:func:`etbot.commands.formatting.player_choice`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
-import disnake
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,9 +24,21 @@ from etbot.statsfile import parse_round
 from raw_truth import same_name_file
 
 
-def offered(text: str, limit: int = 25) -> list[disnake.OptionChoice]:
+class Offered(NamedTuple):
+    """One choice a player option offers: its label and its (string) value."""
+
+    name: str
+    value: str
+
+
+def offered(text: str, limit: int = 25) -> list[Offered]:
     """The choices a player option offers for ``text``."""
-    return [player_choice(match) for match in autocomplete_players(text, limit)]
+    out = []
+    for match in autocomplete_players(text, limit):
+        choice = player_choice(match)
+        assert isinstance(choice.value, str)
+        out.append(Offered(choice.name, choice.value))
+    return out
 
 
 def test_autocomplete_prefix_then_substring_case_insensitive(full: object) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from commands.conftest import FakeRenderer, make_settings
@@ -11,6 +12,7 @@ from conftest import corpus_files, evening
 from discordkit import FakeDiscord
 from etbot.bot import EtBot
 from etbot.db import Db, open_database
+from etbot.ingest import ImportReport
 from etbot.models import Round
 
 
@@ -38,7 +40,9 @@ async def test_a_round_written_during_the_start_up_import_is_imported(tmp_path: 
         calls: list[list[object]] = []
         original = bot.ingest_paths
 
-        async def spy(paths: list[object], *, live: bool = False) -> object:
+        async def spy(
+            paths: Iterable[str | os.PathLike[str]], *, live: bool = False
+        ) -> ImportReport:
             report = await original(paths, live=live)
             calls.append(list(paths))
             if len(calls) == 1:

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from etbot.synth import (
     generate_test_corpus,
 )
 
-SMALL = {"players": 60, "years": 0.3, "seed": 7, "end": date(2024, 6, 30)}
+SMALL: dict[str, Any] = {"players": 60, "years": 0.3, "seed": 7, "end": date(2024, 6, 30)}
 NAME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}-\d{6})-([A-Za-z0-9_]+)-round-([12])\.txt$")
 GUID_RE = re.compile(r"^[0-9A-F]{8}$")
 MSS_RE = re.compile(r"^\d{1,2}:[0-5]\d$")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import disnake
@@ -23,6 +24,7 @@ from etbot.bot import (
     run_bot,
 )
 from etbot.db import Db, open_database
+from etbot.ingest import ImportReport
 from etbot.models import Round
 from etbot.players import autocomplete_players
 
@@ -38,7 +40,7 @@ def test_cog_modules_skip_helpers() -> None:
 
 async def test_bot_wiring(bot: EtBot, renderer: FakeRenderer) -> None:
     assert bot.owner_id == OWNER_ID
-    assert tuple(bot._test_guilds) == (GUILD_ID,)  # type: ignore[attr-defined]
+    assert tuple(bot._test_guilds or ()) == (GUILD_ID,)
     assert bot.allowed_mentions is not None
     assert bot.allowed_mentions.to_dict() == {"parse": []}
     assert bot.resources.renderer is renderer
@@ -149,7 +151,7 @@ async def _bot_with_stats_dir(
     done = Ingests()
     original = bot.ingest_paths
 
-    async def spy(paths: list[object], *, live: bool = False) -> object:
+    async def spy(paths: Iterable[str | os.PathLike[str]], *, live: bool = False) -> ImportReport:
         report = await original(paths, live=live)
         await done.record(list(paths))  # recorded once the import has committed
         return report

@@ -71,6 +71,7 @@ async def test_paginator_rejects_other_members(rec: DiscordRecorder) -> None:
     reply = await rec.wait_for_response(click)
     assert reply.callback_type == 4
     assert reply.ephemeral
+    assert reply.content is not None
     assert "Only the person who ran the command" in reply.content
 
 
@@ -126,7 +127,9 @@ async def test_options_are_validated(bot: EtBot) -> None:
     assert (options["min_rounds"].min_value, options["min_rounds"].max_value) == (1, 10_000)
     assert options["stat"].required
     assert not options["period"].required
-    player = {o.name: o for o in bot.get_slash_command("stats").body.options}["player"]
+    stats = bot.get_slash_command("stats")
+    assert stats is not None
+    player = {o.name: o for o in stats.body.options}["player"]
     assert player.autocomplete
     assert not player.required
 

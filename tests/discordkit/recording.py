@@ -33,13 +33,19 @@ import json
 import re
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import aiohttp
 import disnake
 import yarl
 from disnake.ext import commands
 from disnake.ext.commands.interaction_bot_base import InteractionBotBase
+from disnake.interactions import (
+    ApplicationCommandInteraction,
+    Interaction,
+    MessageInteraction,
+    ModalInteraction,
+)
 from multidict import CIMultiDict
 
 from .api import FakeDiscordApi, Predicate, RecordedRequest
@@ -196,12 +202,15 @@ class RecordingSession:
         return _Response(method, url, recorded.status, recorded.response)
 
 
-class DiscordRecorder:
-    """Record a bot's HTTP traffic and build real interactions for it (module docstring)."""
+BotT = TypeVar("BotT", bound=disnake.Client)
 
-    def __init__(
-        self, bot: disnake.Client, world: FakeWorld | None = None, *, login: bool = True
-    ) -> None:
+
+class DiscordRecorder(Generic[BotT]):
+    """Record a bot's HTTP traffic and build real interactions for it (module docstring).
+
+    Generic in the bot's class, so ``rec.bot`` keeps its type (e.g. ``EtBot``)."""
+
+    def __init__(self, bot: BotT, world: FakeWorld | None = None, *, login: bool = True) -> None:
         self.bot = bot
         self.api = FakeDiscordApi(world)
         self.world = self.api.world
@@ -286,40 +295,40 @@ class DiscordRecorder:
         if not self._installed:
             raise RuntimeError("install the recorder first (with DiscordRecorder(bot) as rec)")
 
-    def build(self, payload: dict[str, Any]) -> disnake.Interaction:
+    def build(self, payload: dict[str, Any]) -> Interaction:
         """A real interaction of the matching class for ``payload`` (types 2, 3, 4, 5)."""
         self._check_installed()
         self.api.register_interaction(payload)
         state = self.bot._connection
         kind = payload["type"]
         if kind in (2, 4):
-            return disnake.ApplicationCommandInteraction(data=payload, state=state)  # type: ignore[arg-type]
+            return ApplicationCommandInteraction(data=payload, state=state)  # type: ignore[arg-type]
         if kind == 3:
-            return disnake.MessageInteraction(data=payload, state=state)  # type: ignore[arg-type]
+            return MessageInteraction(data=payload, state=state)  # type: ignore[arg-type]
         if kind == 5:
-            return disnake.ModalInteraction(data=payload, state=state)  # type: ignore[arg-type]
+            return ModalInteraction(data=payload, state=state)  # type: ignore[arg-type]
         raise ValueError(f"unsupported interaction type {kind}")
 
-    def slash(self, payload: dict[str, Any]) -> disnake.ApplicationCommandInteraction:
+    def slash(self, payload: dict[str, Any]) -> ApplicationCommandInteraction:
         """Build an application command (or autocomplete) interaction."""
         inter = self.build(payload)
-        assert isinstance(inter, disnake.ApplicationCommandInteraction)
+        assert isinstance(inter, ApplicationCommandInteraction)
         return inter
 
-    def message_interaction(self, payload: dict[str, Any]) -> disnake.MessageInteraction:
+    def message_interaction(self, payload: dict[str, Any]) -> MessageInteraction:
         """Build a component (button / select) interaction."""
         inter = self.build(payload)
-        assert isinstance(inter, disnake.MessageInteraction)
+        assert isinstance(inter, MessageInteraction)
         return inter
 
-    def modal_interaction(self, payload: dict[str, Any]) -> disnake.ModalInteraction:
+    def modal_interaction(self, payload: dict[str, Any]) -> ModalInteraction:
         inter = self.build(payload)
-        assert isinstance(inter, disnake.ModalInteraction)
+        assert isinstance(inter, ModalInteraction)
         return inter
 
     async def invoke_slash(
         self, payload: dict[str, Any], *, raise_errors: bool = True
-    ) -> disnake.ApplicationCommandInteraction:
+    ) -> ApplicationCommandInteraction:
         """Run the slash command named in ``payload`` (global checks, command checks,
         converters). ``raise_errors=False`` uses ``bot.process_application_commands`` so the
         bot's error handlers run instead of raising; disnake runs those in a task, so wait for
@@ -342,9 +351,7 @@ class DiscordRecorder:
             raise exc.original from exc
         return inter
 
-    async def invoke_autocomplete(
-        self, payload: dict[str, Any]
-    ) -> disnake.ApplicationCommandInteraction:
+    async def invoke_autocomplete(self, payload: dict[str, Any]) -> ApplicationCommandInteraction:
         """Run the autocompleter for the focused option; the answer is the type 8 callback
         (``rec.requests[-1].choices``)."""
         inter = self.slash(payload)

@@ -11,6 +11,12 @@ import aiohttp
 import disnake
 import pytest
 from disnake.ext import commands
+from disnake.interactions import (
+    ApplicationCommandInteraction,
+    MessageInteraction,
+    ModalInteraction,
+)
+from disnake.webhook.async_ import WebhookMessage
 
 from discordkit import (
     CHANNEL_ID,
@@ -41,51 +47,51 @@ def make_bot() -> commands.InteractionBot:
     )
 
     @bot.slash_command(description="Embed reply")
-    async def ping(inter: disnake.ApplicationCommandInteraction) -> None:
+    async def ping(inter: ApplicationCommandInteraction) -> None:
         embed = disnake.Embed(title="Pong", description="fake discord")
         embed.add_field("latency", "0 ms", inline=False)
         await inter.response.send_message(embed=embed, ephemeral=True)
 
     @bot.slash_command(description="Deferred PNG")
-    async def chart(inter: disnake.ApplicationCommandInteraction) -> None:
+    async def chart(inter: ApplicationCommandInteraction) -> None:
         await inter.response.defer()
         await inter.followup.send("here", file=disnake.File(io.BytesIO(PNG), "chart.png"))
 
     @bot.slash_command(name="map", description="Autocomplete")
-    async def map_(inter: disnake.ApplicationCommandInteraction, name: str) -> None:
+    async def map_(inter: ApplicationCommandInteraction, name: str) -> None:
         await inter.response.send_message(f"map={name}")
 
     @map_.autocomplete("name")
-    async def map_names(inter: disnake.ApplicationCommandInteraction, value: str) -> list[str]:
+    async def map_names(inter: ApplicationCommandInteraction, value: str) -> list[str]:
         return [m for m in MAPS if value.lower() in m][:25]
 
     @bot.slash_command(description="Button")
-    async def vote(inter: disnake.ApplicationCommandInteraction) -> None:
+    async def vote(inter: ApplicationCommandInteraction) -> None:
         button = disnake.ui.Button(label="Yes", custom_id="vote:yes")
         await inter.response.send_message("Vote!", components=[button])
 
     @bot.slash_command(description="Group")
-    async def stats(inter: disnake.ApplicationCommandInteraction) -> None:
+    async def stats(inter: ApplicationCommandInteraction) -> None:
         pass
 
     @stats.sub_command_group()
-    async def show(inter: disnake.ApplicationCommandInteraction) -> None:
+    async def show(inter: ApplicationCommandInteraction) -> None:
         pass
 
     @show.sub_command(description="One player")
     async def player(
-        inter: disnake.ApplicationCommandInteraction, who: disnake.Member, rounds: int = 5
+        inter: ApplicationCommandInteraction, who: disnake.Member, rounds: int = 5
     ) -> None:
         kind = type(who).__name__
         await inter.response.send_message(f"{who.name}:{kind}:{rounds}")
 
     @bot.slash_command(description="Admins only")
     @commands.has_permissions(administrator=True)
-    async def purge(inter: disnake.ApplicationCommandInteraction) -> None:
+    async def purge(inter: ApplicationCommandInteraction) -> None:
         await inter.response.send_message("purged")
 
     @bot.slash_command(description="Post in channel")
-    async def announce(inter: disnake.ApplicationCommandInteraction) -> None:
+    async def announce(inter: ApplicationCommandInteraction) -> None:
         channel = bot.get_channel(CHANNEL_ID)
         assert isinstance(channel, disnake.TextChannel)
         await channel.send("announcement", file=disnake.File(io.BytesIO(PNG), "a.png"))
@@ -93,21 +99,21 @@ def make_bot() -> commands.InteractionBot:
         await inter.response.send_message("done", ephemeral=True)
 
     @bot.listen("on_button_click")
-    async def on_button(inter: disnake.MessageInteraction) -> None:
+    async def on_button(inter: MessageInteraction) -> None:
         if inter.component.custom_id == "vote:yes":
             await inter.response.edit_message(content=f"Voted by {inter.author.id}")
 
     @bot.listen("on_dropdown")
-    async def on_dropdown(inter: disnake.MessageInteraction) -> None:
+    async def on_dropdown(inter: MessageInteraction) -> None:
         await inter.response.send_message(",".join(inter.values or []))
 
     @bot.listen("on_modal_submit")
-    async def on_modal(inter: disnake.ModalInteraction) -> None:
+    async def on_modal(inter: ModalInteraction) -> None:
         await inter.response.send_message(inter.text_values["text"])
 
     @bot.event
     async def on_slash_command_error(
-        inter: disnake.ApplicationCommandInteraction, error: commands.CommandError
+        inter: ApplicationCommandInteraction, error: commands.CommandError
     ) -> None:
         await inter.response.send_message(f"error:{type(error).__name__}", ephemeral=True)
 
@@ -302,8 +308,12 @@ async def test_recorder_defer_edit_followup_files(rec: DiscordRecorder) -> None:
     await inter.edit_original_response(
         content="edited", file=disnake.File(io.BytesIO(PNG), "x.png")
     )
-    message = await inter.followup.send("more", files=[disnake.File(io.BytesIO(b"a,b\n"), "t.csv")])
-    assert isinstance(message, disnake.WebhookMessage)
+    # disnake's overloads type send() without wait=True as None; an interaction followup
+    # returns the message all the same (asserted below).
+    message = await inter.followup.send(  # type: ignore[func-returns-value]
+        "more", files=[disnake.File(io.BytesIO(b"a,b\n"), "t.csv")]
+    )
+    assert isinstance(message, WebhookMessage)
     assert message.content == "more"
     callback, get_original, edit, followup = rec.requests
     assert callback.callback_type == 5
