@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from peewee import Database
 
-from conftest import corpus_files
+from conftest import corpus_files, evening
 from etbot.ingest import Importer, ImportReport
 from etbot.models import Round
 from etbot.sources.local import FolderWatcher, SettleRules, wait_until_settled, watch_folder
@@ -386,7 +386,7 @@ async def test_a_truncated_file_is_rejected_by_the_import_and_the_next_one_impor
     """Into a real database on both backends: the watcher hands a truncated file over (it
     cannot know), the importer rejects it with its reason, and the round after it is
     imported."""
-    whole = next(p for p in corpus_files() if p.name.startswith("2025-10-02-21"))
+    whole = next(p for p in sorted(evening(corpus_files())) if p.name.endswith("round-1.txt"))
     data = whole.read_bytes()
     truncated = tmp_path / "2025-10-02-000000-crash-round-1.txt"
     reports: list[ImportReport] = []
