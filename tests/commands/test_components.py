@@ -106,3 +106,18 @@ async def test_handler_errors_take_the_error_path(rec: DiscordRecorder) -> None:
     assert reply.ephemeral
     assert "Something went wrong (ref" in reply.embeds[0]["description"]
     assert "boom" not in str(reply.json)
+
+
+async def test_malformed_ids_are_answered_as_outdated(rec: DiscordRecorder) -> None:
+    class Strict(commands.Cog):
+        @component_listener("strict")
+        async def on_strict(self, inter, action: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+            int_arg(args, 0)  # a tampered or old id: not a number
+            await inter.response.send_message("unreachable", ephemeral=True)
+
+    rec.bot.add_cog(Strict())
+    click = p.button_click("etbot:strict:go:notanumber")
+    await rec.dispatch(click)
+    reply = await rec.wait_for_response(click)
+    assert reply.ephemeral
+    assert "outdated" in reply.embeds[0]["description"]

@@ -23,6 +23,7 @@ from disnake.interactions import ApplicationCommandInteraction, Interaction, Mes
 from etbot.commands._base import error_embed
 from etbot.commands.formatting import error_text
 from etbot.errors import UserError
+from etbot.views.components import CustomIdError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ def describe(error: BaseException) -> tuple[disnake.Embed, str | None]:
     """The embed the user sees for ``error`` and, for unexpected errors, its reference id."""
     if isinstance(error, UserError):
         return error_embed(error_text(error) or "That did not work."), None
+    if isinstance(error, CustomIdError):
+        # A component id we did not write (an old message, or a tampered client).
+        return error_embed("This button or menu is outdated; run the command again."), None
     if isinstance(error, commands.MissingPermissions):
         perms = ", ".join(permission_name(p) for p in error.missing_permissions)
         return error_embed(f"You need the **{perms}** permission for that."), None
