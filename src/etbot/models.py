@@ -478,3 +478,32 @@ class RatingHistory(BaseModel):
 
 
 ALL_MODELS += [PlayerRating, RatingFactor, RatingGame, RatingHistory]
+
+
+# --------------------------------------------------------------------------- milestones
+# Owned by etbot.achievements (migration 0011_live).
+
+
+class PlayerMilestone(BaseModel):
+    """A milestone a player reached (e.g. 1,000 kills), stored once per player and milestone.
+
+    Written by the import that made the player's total reach the threshold (a batch hook),
+    in the same transaction; the unique (player, stat, threshold) key is what makes the
+    announcement of a milestone exactly-once. ``announced`` is False for milestones recorded
+    silently (bulk imports, history found when the feature was added).
+    """
+
+    player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
+    #: Key of the statistic in :data:`etbot.achievements.MILESTONES` (``kills``, ``rounds``…).
+    stat = CharField(max_length=32)
+    threshold = BigIntegerField()
+    #: Server-local day on which the player's running total reached the threshold.
+    reached_on = DateField()
+    recorded_at = DateTimeField()
+    announced = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("player", "stat", "threshold"), True),)
+
+
+ALL_MODELS += [PlayerMilestone]
