@@ -383,3 +383,68 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], title: str) -> go
         xaxis={"rangemode": "tozero"},
     )
     return fig
+
+
+@dataclass(frozen=True, slots=True)
+class TeamBars:
+    """One team's bars on :func:`team_bars_figure`: player names and their values."""
+
+    team: str
+    players: Sequence[str]
+    values: Sequence[float]
+
+
+def team_bars_figure(teams: Sequence[TeamBars], title: str, value_label: str) -> go.Figure:
+    """Build a horizontal bar chart of one value per player, one colour per team.
+
+    Each team is one trace (legend entry) in its palette colour, its players sorted by
+    value (best on top), the first team above the second. A name used on both teams is
+    made unique with a suffix, so the two players keep separate bars.
+
+    Raises:
+        ValueError: if a team's names and values differ in length, or a value is not a
+            finite number.
+    """
+    seen: dict[str, int] = {}
+    fig = go.Figure()
+    for index, team in enumerate(teams):
+        if len(team.players) != len(team.values):
+            raise ValueError(
+                f"team {team.team!r}: {len(team.players)} players but {len(team.values)} values"
+            )
+        pairs = sorted(
+            zip(team.players, (float(v) for v in team.values), strict=True),
+            key=lambda pair: (-pair[1], pair[0].casefold()),
+        )
+        labels = []
+        for name, value in pairs:
+            if not math.isfinite(value):
+                raise ValueError(f"team {team.team!r}: value {value!r} for {name!r}")
+            count = seen.get(name, 0) + 1
+            seen[name] = count
+            labels.append(name if count == 1 else f"{name} ({count})")
+        colour = PALETTE[index % len(PALETTE)]
+        fig.add_trace(
+            go.Bar(
+                x=[v for _, v in pairs],
+                y=labels,
+                orientation="h",
+                name=team.team,
+                marker={"color": colour},
+                text=[f"{v:.0f}" for _, v in pairs],
+                textposition="auto",
+                hovertemplate=f"%{{y}}: %{{x:.0f}} {value_label}<extra>%{{fullData.name}}</extra>",
+            )
+        )
+    fig.update_layout(
+        template=DARK_TEMPLATE,
+        title=_title(title, f"{value_label} per player"),
+        barmode="relative",
+        showlegend=True,
+        legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.12},
+        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis={"rangemode": "tozero", "title": {"text": value_label}},
+    )
+    if not any(team.players for team in teams):
+        _no_data_annotation(fig, "No players")
+    return fig
