@@ -21,6 +21,7 @@ from etbot.cache import cached_query
 from etbot.errors import BadOption, NoData, Typed
 from etbot.models import GamingSession, Player, PlayerRound, Round, Server
 from etbot.statdefs import counted
+from etbot.stopwatch import Match, session_scores
 
 #: Most sessions :func:`recent_sessions` lists.
 MAX_RECENT = 25
@@ -39,6 +40,8 @@ class SessionInfo:
     top_fragger: str | None
     top_fragger_kills: int
     round_count: int
+    #: The stopwatch score: one entry per match (two teams) played in the session.
+    matches: tuple[Match, ...] = ()
 
 
 def _round_start(ended_at: datetime, round_time_s: int | None, time_limit_s: int) -> datetime:
@@ -108,6 +111,7 @@ def recent_sessions(limit: int = 5) -> list[SessionInfo]:
         .where(Player.id.in_([t.player_id for t in tops.values()] or [0]))
         .tuples()
     )
+    scores = session_scores(tuple(ids))
     out = []
     for s in sessions:
         rounds = rounds_by.get(s.id, [])
@@ -129,6 +133,7 @@ def recent_sessions(limit: int = 5) -> list[SessionInfo]:
                 top_fragger=names.get(top.player_id) if top else None,
                 top_fragger_kills=top.kills if top else 0,
                 round_count=len(rounds),
+                matches=tuple(scores.get(s.id, [])),
             )
         )
     return out

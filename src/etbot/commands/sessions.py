@@ -13,9 +13,12 @@ from disnake.interactions import ApplicationCommandInteraction
 from etbot import charts, sessions
 from etbot.commands._base import COLOUR_INFO, BaseCog, get_resources
 from etbot.commands.formatting import duration, escape
+from etbot.commands.matchnight import final_score_text
 
 SESSIONS_SHOWN = 5
 MAPS_SHOWN = 6
+#: Matches (line-ups) of one session whose score is shown.
+MATCHES_SHOWN = 3
 #: Discord limits: characters of a field name and of a field value.
 FIELD_NAME_MAX = 256
 FIELD_MAX = 1024
@@ -42,6 +45,11 @@ def session_field(session: sessions.SessionInfo, zone: ZoneInfo) -> tuple[str, s
     if session.top_fragger:
         top = escape(session.top_fragger)
         lines.append(f"Top fragger: **{top}** ({session.top_fragger_kills} kills)")
+    decided = [m for m in session.matches if m.decided]
+    if decided:
+        scores = "; ".join(final_score_text(m) for m in decided[:MATCHES_SHOWN])
+        hidden = len(decided) - MATCHES_SHOWN
+        lines.append(f"Score: {scores}" + (f" (+{hidden} more line-ups)" if hidden > 0 else ""))
     return name, "\n".join(lines)[:FIELD_MAX]
 
 
