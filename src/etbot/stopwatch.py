@@ -10,10 +10,12 @@ of an evening by their players and keeps their score:
   out).
 * :func:`identify_matches` (pure) walks the maps in time order and gives each side of each
   map to team A or team B by **GUID overlap** with the players the teams fielded so far.
-  A map continues the current match when at least two thirds of its *returning* players
-  (players who already played for a team in this match) are on their team's side, so a
-  substitute, a late joiner or one player changing sides does not break it; when the
-  line-ups are reshuffled (or nobody returns), a new match starts with a score of 0–0.
+  A map continues the current match when more than two thirds of its *returning*
+  players (players who already played for a team in this match) are on their team's
+  side, so a substitute, a late joiner or a player leaving does not break it, nor does one
+  player changing sides in 4v4 or bigger; when the line-ups are reshuffled (in 3v3 one
+  side change already swaps a third of each team) or nobody returns, a new match starts
+  with a score of 0–0.
 * **Team names**: team A is the side that attacked first on the match's first map. Each
   team is named after its *captain*: the player of the team's opening round (round 1 of
   the first map) with the most rounds recorded before that day (ties: name, then id), so
@@ -50,8 +52,8 @@ FIRST_DEFENCE = 2
 TEAM_A = "A"
 TEAM_B = "B"
 
-#: A map continues the match when at least this share of its returning players is on
-#: their team's side (two of three: one player of a 3v3 may change sides).
+#: A map continues the match when more than this share of its returning players is on
+#: their team's side (6 of 8 in a 4v4 with one side change; 4 of 6 in a 3v3 is not).
 CONTINUE_SHARE = (2, 3)
 
 
@@ -146,8 +148,8 @@ def identify_matches(lineups: Iterable[Lineup]) -> list[MatchPlan]:
                 member_of.get(p) == TEAM_A for p in lineup.first_defence
             )
             returning = straight + crossed
-            # An even split never continues: of*best >= need*returning fails for it.
-            if returning and of * max(straight, crossed) >= need * returning:
+            # An even split never continues: of * best > need * returning fails for it.
+            if returning and of * max(straight, crossed) > need * returning:
                 a_first = straight > crossed
             else:
                 current = None
