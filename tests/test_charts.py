@@ -14,9 +14,11 @@ from etbot.charts import (
     SURFACE,
     WEEKDAYS,
     RadarSeries,
+    TeamBars,
     bar_figure,
     heatmap_figure,
     radar_figure,
+    team_bars_figure,
     trend_figure,
 )
 from etbot.trend import days_since, fit_trend
@@ -240,3 +242,50 @@ def test_bar_figure() -> None:
     assert fig.layout.yaxis.autorange == "reversed"
     with pytest.raises(ValueError, match="1 labels but 2 values"):
         bar_figure(["a"], [1, 2], "Top")
+
+
+# --------------------------------------------------------------------------- team bars
+
+
+def test_team_bars_one_trace_per_team_best_on_top() -> None:
+    teams = [
+        TeamBars("Team vid", ["vid", "endekk", "wjs"], [310.0, 402.5, 120.0]),
+        TeamBars("Team olz", ["olz", "qmr"], [250.0, 260.0]),
+    ]
+    fig = team_bars_figure(teams, "supply: DPM per player", "DPM")
+    assert [t.name for t in fig.data] == ["Team vid", "Team olz"]
+    first, second = fig.data
+    assert list(first.y) == ["endekk", "vid", "wjs"]
+    assert list(first.x) == [402.5, 310.0, 120.0]
+    assert list(second.y) == ["qmr", "olz"]
+    assert [t.marker.color for t in fig.data] == list(PALETTE[:2])
+    assert all(t.orientation == "h" for t in fig.data)
+    assert list(first.text) == ["402", "310", "120"]  # whole numbers on the bars
+    assert fig.layout.title.text == "supply: DPM per player"
+    assert fig.layout.xaxis.title.text == "DPM"
+    assert fig.layout.yaxis.autorange == "reversed"  # first bars on top
+
+
+def test_team_bars_keep_two_players_with_one_name_apart() -> None:
+    fig = team_bars_figure(
+        [TeamBars("A", ["ghost"], [1.0]), TeamBars("B", ["ghost"], [2.0])], "t", "DPM"
+    )
+    labels = [y for trace in fig.data for y in trace.y]
+    assert labels == ["ghost", "ghost (2)"]
+
+
+@pytest.mark.parametrize(
+    ("teams", "problem"),
+    [
+        ([TeamBars("A", ["a", "b"], [1.0])], "2 players but 1 values"),
+        ([TeamBars("A", ["a"], [float("nan")])], "value nan"),
+    ],
+)
+def test_team_bars_reject_bad_input(teams: list[TeamBars], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        team_bars_figure(teams, "t", "DPM")
+
+
+def test_team_bars_without_players_say_so() -> None:
+    fig = team_bars_figure([TeamBars("A", [], [])], "t", "DPM")
+    assert fig.layout.annotations[0].text == "No players"
