@@ -311,7 +311,9 @@ async def test_presence_is_sent_only_when_it_changes(
     assert await night.refresh_presence(during + timedelta(hours=2))  # after the session
     [first, second] = sent
     assert isinstance(first, disnake.CustomActivity)
-    assert second.name == night.presence
-    assert first.name.startswith(f"after {last.map}") or first.name.startswith(last.map)
-    assert second.name.startswith("last session:")
     assert first.to_dict()["type"] == 4
+    # The last round of the session: a round 2 ("after <map>") or a round 1 ("<map> · round 2").
+    expected = f"after {last.map}" if last.round_no == 2 else f"{last.map} · round 2"
+    assert str(first.name).startswith(expected)
+    assert second.name == night.presence
+    assert str(second.name).startswith("last session:")
