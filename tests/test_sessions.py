@@ -14,6 +14,7 @@ from etbot.errors import BadOption
 from etbot.ingest import Importer
 from etbot.models import Player, PlayerRound, Round
 from etbot.sessions import recent_sessions, weekly_pattern
+from etbot.stopwatch import session_matches
 from raw_truth import weekly_history
 
 
@@ -91,3 +92,11 @@ def test_weekly_pattern_none_without_a_regular_day(db: Database, tmp_path: Path)
     assert pattern.sessions == len(starts)
     with pytest.raises(BadOption):
         weekly_pattern("Mars/Olympus", monday)
+
+
+def test_recent_sessions_carry_their_score(full: object) -> None:
+    for s in recent_sessions(5):
+        matches = session_matches(s.session_id)
+        assert [(m.team_a.name, m.wins_a, m.team_b.name, m.wins_b, m.draws) for m in s.matches] == [
+            (m.team_a.name, m.wins_a, m.team_b.name, m.wins_b, m.draws) for m in matches
+        ]

@@ -12,6 +12,7 @@ from discordkit import (
 )
 from discordkit import payloads as p
 from etbot import sessions
+from etbot.commands.matchnight import final_score_text
 from etbot.errors import NoData
 from etbot.sessions import PatternSlot, SessionInfo, WeeklyPattern, recent_sessions
 
@@ -61,3 +62,15 @@ async def test_sessions_without_data_is_friendly(
     assert followup.embeds[0]["description"] == "No gaming sessions recorded yet."
     # the empty public "thinking…" message was removed first
     assert any(r.method == "DELETE" for r in rec.for_interaction(payload))
+
+
+async def test_sessions_show_the_stopwatch_score(rec: DiscordRecorder) -> None:
+    edit = await run_deferred(rec, p.slash_command("sessions"))
+    recent = recent_sessions(5)
+    with_score = [(i, s) for i, s in enumerate(recent) if any(m.decided for m in s.matches)]
+    assert with_score, "a recent session has a decided map"
+    for index, session in with_score:
+        value = edit.embeds[0]["fields"][index]["value"]
+        first = next(m for m in session.matches if m.decided)
+        assert f"Score: {final_score_text(first)}" in value
+        assert f"{first.wins_a}–{first.wins_b}" in value
