@@ -42,6 +42,11 @@ NAMES_SHOWN = 6
 # --------------------------------------------------------------------------- text pieces
 
 
+def counted(n: int, word: str) -> str:
+    """ "1 kill", "3 kills"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def clock(seconds: int | None) -> str:
     """12:00, 4:07; "?" when unknown."""
     if seconds is None:
@@ -66,7 +71,7 @@ def score_text(match: Match, *, markdown: bool = True) -> str:
     else:
         text = f"{b} leads {wb}–{wa}"
     if match.draws:
-        text += f" ({match.draws} draw{'s' if match.draws > 1 else ''})"
+        text += f" ({counted(match.draws, 'draw')})"
     return text
 
 
@@ -75,7 +80,7 @@ def final_score_text(match: Match) -> str:
     a, b = escape(match.team_a.name), escape(match.team_b.name)
     text = f"**{a}** {match.wins_a}–{match.wins_b} **{b}**"
     if match.draws:
-        text += f" ({match.draws} draw{'s' if match.draws > 1 else ''})"
+        text += f" ({counted(match.draws, 'draw')})"
     return text
 
 
@@ -210,9 +215,17 @@ def map_summary_embed(summary: MapSummary, image: str | None) -> disnake.Embed:
         embed.add_field(
             "MVP",
             (
-                f"**{escape(mvp.name)}**: {mvp.points:g} points ({mvp.kills} kills, "
-                f"{mvp.revives} revives, {mvp.kill_assists} assists, {mvp.objectives} "
-                f"objectives, {mvp.team_kills} team kills)"
+                f"**{escape(mvp.name)}**: {mvp.points:g} points ("
+                + ", ".join(
+                    (
+                        counted(mvp.kills, "kill"),
+                        counted(mvp.revives, "revive"),
+                        counted(mvp.kill_assists, "assist"),
+                        counted(mvp.objectives, "objective"),
+                        counted(mvp.team_kills, "team kill"),
+                    )
+                )
+                + ")"
             )[:FIELD_MAX],
             inline=False,
         )
@@ -277,6 +290,8 @@ def presence_text(state: PresenceState, zone: ZoneInfo) -> str | None:
             text = f"last session: {a} won {match.wins_a}–{match.wins_b}"
         else:
             text = f"last session: {b} won {match.wins_b}–{match.wins_a}"
+        if match.draws:
+            text += f" ({counted(match.draws, 'draw')})"
         return clip(text, PRESENCE_MAX)
     if state.kind == "next" and state.next_start is not None:
         local = state.next_start.astimezone(zone)
