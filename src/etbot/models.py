@@ -16,6 +16,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    Check,
     CompositeKey,
     DatabaseProxy,
     DateField,
@@ -478,3 +479,128 @@ class RatingHistory(BaseModel):
 
 
 ALL_MODELS += [PlayerRating, RatingFactor, RatingGame, RatingHistory]
+
+
+# --------------------------------------------------------------------------- betting
+# Owned by etbot.betting (migration 0009_betting). Every rule that keeps points exact is
+# a database rule here: CHECK constraints, unique keys, and the conditional UPDATEs of
+# etbot.betting, so they hold with several bot processes on one PostgreSQL database.
+
+
+class BetAccount(BaseModel):
+    """A member's points in one Discord server (created with the starting grant)."""
+
+    guild_id = BigIntegerField()
+    member_id = BigIntegerField()
+    points = IntegerField(constraints=[Check("points >= 0")])
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("guild_id", "member_id"), True),)
+
+
+class BetPool(BaseModel):
+    """A betting pool on one upcoming map between two line-ups (:class:`BetLineup`).
+
+    ``state``: ``open`` → ``locked`` → ``settled`` | ``cancelled`` (an open pool may also
+    be settled or cancelled directly). Every accepted bet increments ``bets`` with a
+    conditional UPDATE on this row (``WHERE state = 'open'``), which is what serialises a
+    bet against a concurrent lock on PostgreSQL.
+    """
+
+    guild_id = BigIntegerField()
+    title = CharField(max_length=100, null=True)
+    #: Only a round of this map locks / settles the pool (None: any map).
+    map = CharField(max_length=128, null=True)
+    state = CharField(
+        max_length=16,
+        default="open",
+        constraints=[Check("state IN ('open', 'locked', 'settled', 'cancelled')")],
+    )
+    opened_by = BigIntegerField()
+    opened_at = DateTimeField()  # UTC
+    #: Server-local time of the opening: only rounds that end later belong to the pool.
+    not_before = DateTimeField()
+    #: When betting closes by itself (UTC); None = only by a round 1 or an admin.
+    lock_at = DateTimeField(null=True, index=True)
+    locked_at = DateTimeField(null=True)  # UTC
+    closed_at = DateTimeField(null=True)  # UTC, settled or cancelled
+    #: 1 = side A won, 2 = side B won, 0 = draw (refunded).
+    winner = SmallIntegerField(null=True, constraints=[Check("winner IN (0, 1, 2)")])
+    #: The round 1 that started the pool's match, and side A's colour in it.
+    round1 = ForeignKeyField(Round, null=True, on_delete="SET NULL")
+    side_a_colour = SmallIntegerField(null=True)
+    map_result = ForeignKeyField(MapResult, null=True, on_delete="SET NULL")
+    #: Rating model's P(side A wins) when the pool was opened, and how many of the
+    #: line-ups' players it knew.
+    p_side_a = DoubleField(null=True)
+    rated_players = SmallIntegerField(default=0)
+    #: The public pool message, and the state it shows (refreshed while they differ).
+    channel_id = BigIntegerField(null=True)
+    message_id = BigIntegerField(null=True)
+    shown_state = CharField(max_length=16, null=True)
+    bets = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("guild_id", "state"), False),)
+
+
+class BetLineup(BaseModel):
+    """One player (GUID) of one side of a pool; a GUID is on at most one side."""
+
+    pool = ForeignKeyField(BetPool, on_delete="CASCADE", index=False)
+    side = SmallIntegerField(constraints=[Check("side IN (1, 2)")])
+    guid = CharField(max_length=32)
+
+    class Meta:
+        indexes = ((("pool", "guid"), True),)
+
+
+class BetStake(BaseModel):
+    """A member's stake in a pool: one side only, raised by further bets on that side."""
+
+    pool = ForeignKeyField(BetPool, on_delete="CASCADE", index=False)
+    member_id = BigIntegerField()
+    side = SmallIntegerField(constraints=[Check("side IN (1, 2)")])
+    amount = IntegerField(constraints=[Check("amount > 0")])
+    #: The member's first bet in this pool (the payout tie-break) and the latest one.
+    first_at = DateTimeField()
+    last_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("pool", "member_id"), True),)
+
+
+class BetLedger(BaseModel):
+    """Every change of a balance, with a unique idempotency ``key``.
+
+    ``amount`` is the signed change of the member's balance: ``grant`` (the starting
+    points), ``topup`` (the daily top-up at 0), ``payout`` and ``refund`` are positive,
+    ``stake`` is negative. Keys: ``grant:<guild>:<member>``, ``topup:<guild>:<member>:<day>``,
+    ``bet:<interaction id>``, ``payout:<pool>:<member>``, ``refund:<pool>:<member>`` — so a
+    retried interaction, a second settle or a second top-up the same day cannot happen.
+    """
+
+    guild_id = BigIntegerField()
+    member_id = BigIntegerField()
+    kind = CharField(
+        max_length=16,
+        constraints=[Check("kind IN ('grant', 'topup', 'stake', 'payout', 'refund')")],
+    )
+    amount = IntegerField(
+        constraints=[Check("(kind = 'stake' AND amount < 0) OR (kind <> 'stake' AND amount > 0)")]
+    )
+    pool = ForeignKeyField(BetPool, null=True, on_delete="SET NULL", index=False)
+    #: 1 / 2 for stakes, payouts and refunds (the side of the stake).
+    side = SmallIntegerField(null=True)
+    key = CharField(max_length=80, unique=True)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = (
+            (("guild_id", "member_id", "id"), False),
+            (("pool", "kind"), False),
+        )
+
+
+ALL_MODELS += [BetAccount, BetPool, BetLineup, BetStake, BetLedger]
