@@ -89,9 +89,9 @@ def run_hooks(hooks: Sequence[BatchHook], batch: Batch) -> None:
 
 def default_hooks() -> list[BatchHook]:
     """The derived data every import keeps up to date, in the order it is refreshed."""
-    from etbot import rating
+    from etbot import betting, rating
 
     def rate_new_maps(batch: Batch) -> object:
         return rating.apply_map_results(batch.map_result_ids())
 
-    return [rate_new_maps]
+    return [rate_new_maps, betting.follow_import]
