@@ -1,5 +1,5 @@
-"""Command line: ``etbot run | import | export | migrate | rating | sessions next |
-bench-data``."""
+"""Command line: ``etbot run | import | export | migrate | rating | betting audit |
+sessions next | bench-data``."""
 
 from __future__ import annotations
 
@@ -143,6 +143,37 @@ def cmd_rating(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_betting(settings: Settings, args: argparse.Namespace) -> int:
+    """``etbot betting audit``: no point created or lost; exit 1 on any difference."""
+    from etbot import betting
+
+    _open_db(settings)
+    report = betting.audit()
+    if args.json:
+        out: dict[str, object] = {
+            "ok": report.ok,
+            "balances": report.balances,
+            "open_stakes": report.open_stakes,
+        }
+        if not report.ok:
+            out["problems"] = list(report.problems)
+        print(json.dumps(out))
+    else:
+        if not report.guilds:
+            print("no betting accounts yet")
+        for g in report.guilds:
+            verdict = "ok" if g.difference == 0 else f"DIFFERENCE {g.difference:+d}"
+            print(
+                f"server {g.guild_id}: {g.members} members, {g.created} points created "
+                f"(grants + top-ups) = {g.balances} in balances + {g.open_stakes} in open "
+                f"and locked pools: {verdict}"
+            )
+        for problem in report.problems:
+            print(f"problem: {problem}")
+        print("audit ok" if report.ok else f"audit FAILED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
+
+
 def cmd_bench_data(settings: Settings, args: argparse.Namespace) -> int:
     from etbot.synth import generate_history
 
@@ -225,6 +256,23 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_rating)
     rr = rsub.add_parser("rebuild", help="recompute every rating from the map results")
     rr.set_defaults(func=cmd_rating)
+
+    p = sub.add_parser("betting", help="betting pools")
+    bsub = p.add_subparsers(dest="betting_command", required=True)
+    bp = bsub.add_parser(
+        "audit",
+        help="check that the ledger adds up to the balances plus the stakes in open pools",
+        description="For every Discord server: points created (starting grants + top-ups) "
+        "must equal the balances plus the stakes in open and locked pools; every member's "
+        "ledger must add up to their balance, no balance may be negative, and every "
+        "finished pool must have paid back exactly its pot. Exit code 1 on any difference.",
+    )
+    bp.add_argument(
+        "--json",
+        action="store_true",
+        help='one line: {"ok": …, "balances": {"<guild>:<member>": points}, "open_stakes": …}',
+    )
+    bp.set_defaults(func=cmd_betting)
 
     p = sub.add_parser("sessions", help="gaming sessions")
     sessions = p.add_subparsers(dest="sessions_command", required=True)
