@@ -20,8 +20,8 @@ RULES = Rules()
 def run_audit(
     db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str]:
-    url = PG_URL if isinstance(db, PostgresqlDatabase) else f"sqlite:///{db.database}"
-    monkeypatch.setenv("DATABASE_URL", str(url))
+    url = str(PG_URL) if isinstance(db, PostgresqlDatabase) else f"sqlite:///{db.database}"
+    monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.chdir(Path(str(db.database)).parent if url.startswith("sqlite") else "/")
     capsys.readouterr()
     try:

@@ -65,7 +65,7 @@ def corpus_pairs() -> list[Pair]:
     with the round 1 teams as line-ups; every other pair has its sides swapped, so both
     colour mappings are exercised."""
     files = sorted(corpus_files())
-    pairs = []
+    pairs: list[Pair] = []
     for a, b in itertools.pairwise(files):
         if not (a.name.endswith("-round-1.txt") and b.name.endswith("-round-2.txt")):
             continue

@@ -429,6 +429,22 @@ def lineups_from_last_round() -> tuple[list[str], list[str]]:
     return a, b
 
 
+def known_maps(text: str = "", limit: int = 25) -> list[str]:
+    """Map names of the imported rounds for autocomplete: those starting with ``text``,
+    then those containing it, most played first."""
+    wanted = text.strip().lower()
+    counted = (
+        Round.select(Round.map, fn.COUNT(Round.id))
+        .group_by(Round.map)
+        .order_by(fn.COUNT(Round.id).desc(), Round.map)
+        .tuples()
+    )
+    names = [str(m) for m, _n in counted]
+    starts = [m for m in names if m.lower().startswith(wanted)]
+    contains = [m for m in names if wanted in m.lower() and m not in starts]
+    return (starts + contains)[:limit]
+
+
 def open_pool(
     guild_id: int,
     opened_by: int,
@@ -601,11 +617,11 @@ def prepare_bet(
     rules: Rules,
     now: datetime | None = None,
 ) -> int:
-    """Before asking for an amount: the member's balance (their account is created if
-    needed), or the error a bet would get now (closed pool, own team, other side, 0)."""
+    """Before asking for an amount (read-only): the member's balance (the starting amount
+    when they never bet), or the error a bet would get now (closed pool, own team, other
+    side, no points)."""
     check_side(side)
     at = now or utcnow()
-    balance_now = ensure_account(guild_id, member_id, rules, at)
     pool = _pool_row(pool_id, guild_id)
     if not BetPool.select().where((BetPool.id == pool_id) & _accepting(at)).exists():
         raise _closed_error(pool)
@@ -620,11 +636,12 @@ def prepare_bet(
             "You already bet on {side} in this pool; you can only add to that bet.",
             side=side_name(backed),
         )
-    if balance_now <= 0:
+    points = balance(guild_id, member_id, rules).points
+    if points <= 0:
         raise NotEnoughPoints(
             "You have no points left. At 0 you can claim a daily top-up with `/bet topup`."
         )
-    return balance_now
+    return points
 
 
 def place_bet(
