@@ -495,11 +495,8 @@ class BettingCog(BaseCog):
         if view.channel_id is None or view.message_id is None:
             return
         now = self.now()
-        channel = self.bot.get_channel(view.channel_id)
-        if not isinstance(channel, disnake.TextChannel | disnake.Thread | disnake.VoiceChannel):
-            channel = self.bot.get_partial_messageable(
-                view.channel_id, type=disnake.ChannelType.text
-            )
+        # Editing needs only the ids (the same REST call for a text channel or a thread).
+        channel = self.bot.get_partial_messageable(view.channel_id, type=disnake.ChannelType.text)
         message = channel.get_partial_message(view.message_id)
         try:
             await message.edit(
