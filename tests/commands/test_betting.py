@@ -4,6 +4,8 @@ checks, persistence across a restart, the lock loop and the result post."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -428,6 +430,27 @@ async def test_the_lock_loop_locks_at_lock_time_and_disables_buttons(
     rec.clear()
     await cog(rec).refresh_stale()  # nothing stale any more: no edit
     assert rec.by_route(MESSAGE_EDIT) == []
+
+
+async def test_the_lock_loop_wakes_up_at_the_stored_lock_time(
+    rec: DiscordRecorder[EtBot],
+) -> None:
+    pool_id, message = await open_pool(rec, p.option("lock_in", 5))
+    # As if the five minutes were nearly over (the loop reads the time from the database).
+    soon = betting.utcnow() + timedelta(seconds=0.3)
+    BetPool.update(lock_at=soon).where(BetPool.id == pool_id).execute()
+    loop = asyncio.create_task(cog(rec).lock_loop())
+    try:
+        edit = await rec.wait_for(
+            lambda r: r.route == MESSAGE_EDIT and "Locked" in r.embeds[0]["description"],
+            timeout=10,
+        )
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert edit.params["message_id"] == message["id"]
+    assert BetPool.get_by_id(pool_id).state == "locked"
 
 
 async def test_result_builder_has_nothing_to_say_for_active_or_unknown_pools(
