@@ -212,6 +212,10 @@ def test_one_interaction_bets_once(db: Database) -> None:
     assert points(5) == 70
     assert BetLedger.select().where(BetLedger.kind == "stake").count() == 1
     assert BetPool.get_by_id(pool).bets == 1
+    # The same key from another member (a forged id) is refused, not shown as their bet.
+    with pytest.raises(betting.BettingError, match="already used"):
+        betting.place_bet(pool, GUILD, 6, 1, 30, "bet:interaction-1", RULES)
+    assert BetAccount.get_or_none(BetAccount.member_id == 6) is None
 
 
 def test_no_bets_after_the_lock_or_its_time(db: Database) -> None:

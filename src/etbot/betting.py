@@ -745,6 +745,9 @@ def place_bet(
         first = BetLedger.get_or_none(BetLedger.key == key)
         if first is None:
             raise
+        if (first.guild_id, first.member_id, first.pool_id) != (guild_id, member_id, pool_id):
+            # Keys are interaction ids; another member's or pool's row means a forged one.
+            raise BettingError("This form was already used; click the button again.") from None
         return _duplicate_receipt(first)
 
 
