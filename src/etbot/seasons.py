@@ -754,9 +754,7 @@ def parse_day(value: str, what: str) -> date:
     except ValueError:
         day = None
     if day is None or len(text) != 10 or not 2000 <= day.year <= 2999:
-        raise BadOption(
-            f"The {what} must be a date like 2025-01-31, not {{value}}.", value=Typed(text)
-        )
+        raise BadOption(f"{what} must be a date like 2025-01-31, not {{value}}.", value=Typed(text))
     return day
 
 
