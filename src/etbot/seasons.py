@@ -107,7 +107,7 @@ class Season:
     @property
     def period(self) -> Period:
         """The season as a query period (day-aligned: served from the per-day sums)."""
-        return Period(self.start, self.end, self.name)
+        return Period(self.start, self.end, f"Season {self.name}")
 
     @property
     def first_day(self) -> date:
