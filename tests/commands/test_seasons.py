@@ -3,9 +3,11 @@ season option and trophies, through the discordkit recorder on the corpus."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import disnake
@@ -533,3 +535,30 @@ def test_state_round_trips() -> None:
         value = state.custom_id(action)
         assert len(value) <= 100
         assert SeasonState.parse(value.split(":")[3:]) == state
+
+
+async def test_the_check_waits_for_the_start_up_import(bot: EtBot, tmp_path: Path) -> None:
+    """Seasons are judged on the whole history: the periodic check starts only once the
+    files already in STATS_DIR are imported (a half-imported season must not be closed)."""
+    cog = cog_of(bot)
+    ran = asyncio.Event()
+
+    async def fake_check() -> list[seasons.ClosedSeason]:
+        ran.set()
+        return []
+
+    cog.check_seasons = fake_check  # type: ignore[method-assign]
+    cog.check_seconds = 3600
+    assert not bot.history_loaded.is_set()  # this bot never logged in
+    task = asyncio.create_task(cog.check_forever())
+    try:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not ran.is_set()
+        await bot._import_existing(tmp_path)  # the start-up import (of an empty folder)
+        assert bot.history_loaded.is_set()
+        await asyncio.wait_for(ran.wait(), timeout=10)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
