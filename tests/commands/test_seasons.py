@@ -424,7 +424,7 @@ async def test_season_admin_rename_add_list_remove(rec: DiscordRecorder) -> None
     assert reply.ephemeral
     assert "The \\*Great\\* Season" in reply.embeds[0]["description"]  # escaped
     message = await open_season(rec, p.option("season", "the *great* season"))
-    assert message["embeds"][0]["title"].startswith("Season The *Great* Season")
+    assert message["embeds"][0]["title"].startswith("Season The \\*Great\\* Season")
 
     add = p.slash_command(
         "season-admin",

@@ -158,7 +158,9 @@ def season_embed(page: SeasonPage, state: SeasonState) -> disnake.Embed:
 
     season = page.season
     label = STATS[page.stat].label
-    embed = disnake.Embed(title=clip(f"Season {season.name} · {label}", 256), colour=0x5865F2)
+    embed = disnake.Embed(
+        title=clip(f"Season {escape(season.name)} · {label}", 256), colour=0x5865F2
+    )
     status = "ended" if page.ended else "running"
     lines = []
     for row in page.page.rows:
@@ -242,7 +244,7 @@ def season_components(page: SeasonPage, state: SeasonState) -> list[disnake.ui.A
 def recap_embed(recap: Recap) -> disnake.Embed:
     """The recap post of an ended season."""
     embed = disnake.Embed(
-        title=clip(f"Season {recap.name} is over", 256),
+        title=clip(f"Season {escape(recap.name)} is over", 256),
         description=(
             f"{date_range(recap.first_day, recap.last_day)} · {recap.rounds:,} rounds, "
             f"{recap.players:,} players. Champions among players with at least "
