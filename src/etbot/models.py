@@ -503,7 +503,8 @@ class SeasonDef(BaseModel):
 class SeasonClose(BaseModel):
     """A season that ended and was dealt with: its awards were stored (a snapshot) and
     its recap queued or recorded silently, in one transaction. The unique key makes that
-    happen once, whatever the number of bot processes or restarts."""
+    happen once, whatever the number of bot processes or restarts. One extra row,
+    ``season_key = "*tracking"``, records when the bot first looked (etbot.seasons)."""
 
     season_key = CharField(max_length=32, unique=True)
     #: The range the awards were computed over (naive server-local).
@@ -513,7 +514,7 @@ class SeasonClose(BaseModel):
     closed_at = DateTimeField()
     #: False when it was recorded silently (history found at the first start, no awards).
     announced = BooleanField()
-    #: Counted rounds (player rows) and players of the season when it was closed.
+    #: Rounds (no orphans) and players (with a counted round) of the season at the close.
     rounds = IntegerField()
     players = IntegerField()
 
