@@ -44,6 +44,7 @@ from etbot.leaderboard import leaderboard
 from etbot.models import Alias, PlayerDay, PlayerRound
 from etbot.periods import latest_round_time, parse_period
 from etbot.players import autocomplete_players, get_player, resolve_player
+from etbot.seasons import compute_awards, season_page, seasons_with_data, timeline
 from etbot.sessions import recent_sessions, weekly_pattern
 from etbot.statdefs import STATS, player_values
 from etbot.summary import player_summary
@@ -173,6 +174,15 @@ def main(argv: list[str] | None = None) -> int:
         ("autocomplete empty", lambda: autocomplete_players("")),
         ("resolve guid", lambda: resolve_player(f"guid:{get_player(player()).guid}")),
     ]
+    quarters = timeline(now)
+    if len(quarters) >= 2:
+        newest, before = quarters[-1], quarters[-2]
+        cases += [
+            ("season page (+ menu)", lambda: season_page(None, "dpm", 10, 10, 0, now)),
+            ("season page 3, kd", lambda: season_page(before.key, "kd", 10, 10, 20, now)),
+            ("seasons with data", lambda: seasons_with_data(now)),
+            ("season awards (at close)", lambda: compute_awards(newest, before)),
+        ]
     print(f"{'query':32s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
     for name, fn in cases:
         try:

@@ -604,3 +604,63 @@ class BetLedger(BaseModel):
 
 
 ALL_MODELS += [BetAccount, BetPool, BetLineup, BetStake, BetLedger]
+# --------------------------------------------------------------------------- seasons
+# Owned by etbot.seasons. A season's standings are never stored: they are computed from
+# the rounds of its date range. Only what admins define and what was awarded is kept.
+
+
+class SeasonDef(BaseModel):
+    """What admins changed about the seasons: a renamed quarter (``custom`` False: only
+    ``name`` matters, the range follows from the key), or a custom season (``custom``
+    True, the range ``[start, end)`` in naive server-local time, midnights)."""
+
+    key = CharField(max_length=32, unique=True)
+    name = CharField(max_length=64)
+    custom = BooleanField(default=False)
+    start = DateTimeField(null=True)
+    end = DateTimeField(null=True)
+    #: Discord id of the admin who made the last change (None: the CLI or a test).
+    changed_by = BigIntegerField(null=True)
+    changed_at = DateTimeField()
+
+
+class SeasonClose(BaseModel):
+    """A season that ended and was dealt with: its awards were stored (a snapshot) and
+    its recap queued or recorded silently, in one transaction. The unique key makes that
+    happen once, whatever the number of bot processes or restarts. One extra row,
+    ``season_key = "*tracking"``, records when the bot first looked (etbot.seasons)."""
+
+    season_key = CharField(max_length=32, unique=True)
+    #: The range the awards were computed over (naive server-local).
+    start = DateTimeField()
+    end = DateTimeField()
+    #: Server-local time the check closed it.
+    closed_at = DateTimeField()
+    #: False when it was recorded silently (history found at the first start, no awards).
+    announced = BooleanField()
+    #: Rounds (no orphans) and players (with a counted round) of the season at the close.
+    rounds = IntegerField()
+    players = IntegerField()
+
+
+class SeasonAward(BaseModel):
+    """The champion of one category of one season (one per season and category)."""
+
+    season_key = CharField(max_length=32)
+    category = CharField(max_length=32)
+    player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
+    #: The winning value (for "improved": the DPM gain).
+    value = DoubleField()
+    #: "improved" only: the DPM of the season before.
+    baseline = DoubleField(null=True)
+    #: The winner's counted rounds in the season.
+    rounds = IntegerField()
+
+    class Meta:
+        indexes = (
+            (("season_key", "category"), True),
+            (("player", "season_key"), False),
+        )
+
+
+ALL_MODELS += [SeasonDef, SeasonClose, SeasonAward]
