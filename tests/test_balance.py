@@ -15,7 +15,7 @@ from etbot import balance, rating
 from etbot.errors import Typed
 from etbot.models import PlayerRound, Round
 from etbot.rating import RatingModel, SkillState, team_win_probability
-from rating_helpers import unrated_player
+from rating_helpers import rolled_back, unrated_player
 
 T0 = datetime(2025, 1, 1, 20, 0, 0)
 
@@ -117,17 +117,18 @@ def test_balance_from_the_database(rated) -> None:
 
 
 def test_balance_refuses_unrated_players_unless_allowed(rated) -> None:
-    unrated = unrated_player()
     rated_guids = [r.guid for r in rating.ranking()[:3]]
-    with pytest.raises(rating.NoRating) as refused:
-        balance.balance([*rated_guids, unrated.guid, "NEWGUY01"])
+    with rolled_back():
+        unrated = unrated_player()
+        with pytest.raises(rating.NoRating) as refused:
+            balance.balance([*rated_guids, unrated.guid, "NEWGUY01"])
+        result = balance.balance([*rated_guids, unrated.guid, "NEWGUY01"], allow_unrated=True)
     # Named from the data (escaped by the error path); an unknown GUID is what was typed.
     shown = refused.value.fields["players"]
     assert shown == [unrated.name, Typed("NEWGUY01")]
     assert isinstance(shown, list)
     assert isinstance(shown[1], Typed)
     assert not isinstance(shown[0], Typed)
-    result = balance.balance([*rated_guids, unrated.guid, "NEWGUY01"], allow_unrated=True)
     assert set(result.unrated) == {unrated.guid, "NEWGUY01"}
 
 

@@ -30,7 +30,7 @@ from etbot.models import (
     database_proxy,
 )
 from etbot.rating import DEFAULT_PARAMS, Game, RatingModel, SkillState
-from rating_helpers import unrated_player
+from rating_helpers import rolled_back, unrated_player
 
 T0 = datetime(2025, 1, 1, 20, 0, 0)
 
@@ -489,11 +489,12 @@ def test_rating_change_covers_the_last_sessions(rated) -> None:
 
 
 def test_no_rating_is_a_user_error(rated) -> None:
-    unrated = unrated_player()
-    with pytest.raises(rating.NoRating) as summary_error:
-        rating.rating_summary(unrated.id)
-    with pytest.raises(rating.NoRating) as history_error:
-        rating.rating_history(unrated.id)
+    with rolled_back():
+        unrated = unrated_player()
+        with pytest.raises(rating.NoRating) as summary_error:
+            rating.rating_summary(unrated.id)
+        with pytest.raises(rating.NoRating) as history_error:
+            rating.rating_history(unrated.id)
     for error in (summary_error.value, history_error.value):
         assert error.fields == {"player": unrated.name}  # named, and escaped by Discord
         assert str(error).startswith(f"{unrated.name} has no rated maps yet")
