@@ -462,6 +462,9 @@ class RatingHistory(BaseModel):
     weight = DoubleField()
     #: 1 win, 0 loss, 0.5 draw, for this player's side.
     score = DoubleField()
+    #: The player's stored state before the map: *before* the drift of their absence
+    #: since ``previous_at`` (drift is applied when a map is predicted), so a replay can
+    #: restore it; the map was judged with sigma_before grown by that drift.
     mu_before = DoubleField()
     sigma_before = DoubleField()
     mu_after = DoubleField()

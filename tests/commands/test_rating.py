@@ -3,13 +3,22 @@ its text fallback, your own linked profile, and a player without rated maps."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from commands.conftest import TINY_PNG, FakeRenderer
 from commands.helpers import fields, guid, run_deferred
 from discordkit import FOLLOWUP, PLAYER_ID, DiscordRecorder
 from discordkit import payloads as p
 from etbot import players, rating
 from etbot.commands.formatting import escape
-from etbot.commands.rating import SESSIONS, TOP_MOVES, outcome
+from etbot.commands.rating import (
+    CHART_DETAIL_MAPS,
+    SESSIONS,
+    TOP_MOVES,
+    chart_points,
+    outcome,
+    rating_chart,
+)
 from etbot.players import PlayerRef, get_player
 from rating_helpers import unrated_player
 
@@ -39,7 +48,7 @@ async def test_rating_card_matches_the_summary(
         [change_name] = [name for name in shown if name.startswith("Change over the last ")]
         assert change_name.endswith("session" if s.sessions == 1 else f"{s.sessions} sessions")
         assert shown[change_name].startswith(f"{s.rating_change:+d} rating")
-        moves = shown["Moved it most"].split("\n")
+        moves = shown["Maps that moved the skill most"].split("\n")
         assert len(moves) == len(s.top_moves) > 0
         for line, move in zip(moves, s.top_moves, strict=True):
             expected = f"{move.change:+.0f} · {escape(move.map)} · {outcome(move.score)}"
@@ -85,3 +94,21 @@ async def test_a_player_without_rated_maps_gets_a_private_error(rec: DiscordReco
     assert error.embeds[0]["description"].startswith(
         f"{escape(newcomer.name)} has no rated maps yet"
     )
+
+
+def test_long_histories_are_charted_per_day() -> None:
+    start = datetime(2025, 1, 1, 20, 0)
+    history = [
+        rating.RatingPoint(start + timedelta(hours=h), None, "supply", 1.0, 600 + h, 1000.0, 190.0)
+        for h in range(CHART_DETAIL_MAPS + 30)
+    ]
+    assert chart_points(history[:CHART_DETAIL_MAPS]) == history[:CHART_DETAIL_MAPS]
+    daily = chart_points(history)
+    days = sorted({pt.ended_at.date() for pt in history})
+    assert [pt.ended_at.date() for pt in daily] == days
+    for point in daily:  # the rating after the day's last map
+        same_day = [q for q in history if q.ended_at.date() == point.ended_at.date()]
+        assert point == max(same_day, key=lambda q: q.ended_at)
+    fig = rating_chart("Alice", history)
+    assert list(fig.data[-1].y) == [pt.rating for pt in daily]
+    assert "end of each day played" in fig.layout.title.text

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import disnake
 import plotly.graph_objects as go
 from disnake.ext import commands
@@ -26,6 +28,8 @@ SESSIONS = 5
 TOP_MOVES = 3
 #: Rated maps listed in the text answer when no chart can be rendered.
 FALLBACK_POINTS = 12
+#: Up to this many rated maps the chart has a point per map, beyond one per day played.
+CHART_DETAIL_MAPS = 200
 #: Discord's limit for an embed field value.
 FIELD_MAX = 1024
 
@@ -62,7 +66,9 @@ def rating_embed(s: rating.RatingSummary) -> disnake.Embed:
         f"{m.change:+.0f} · {escape(m.map)} · {outcome(m.score)} · {m.ended_at:%Y-%m-%d}"
         for m in s.top_moves
     ]
-    embed.add_field("Moved it most", clip("\n".join(moves) or "–", FIELD_MAX), inline=False)
+    embed.add_field(
+        "Maps that moved the skill most", clip("\n".join(moves) or "–", FIELD_MAX), inline=False
+    )
     embed.set_footer(
         text=(
             f"Rating = skill − {rating.CONSERVATIVE_SDS:g} × uncertainty. A skill of "
@@ -74,14 +80,27 @@ def rating_embed(s: rating.RatingSummary) -> disnake.Embed:
     return embed
 
 
+def chart_points(history: list[rating.RatingPoint]) -> list[rating.RatingPoint]:
+    """Every rated map, or for a long history the rating at the end of each day played
+    (thousands of points draw no better and render several times slower)."""
+    if len(history) <= CHART_DETAIL_MAPS:
+        return history
+    last_of_day: dict[date, rating.RatingPoint] = {}
+    for point in history:  # oldest first: the day's last map wins
+        last_of_day[point.ended_at.date()] = point
+    return list(last_of_day.values())
+
+
 def rating_chart(name: str, history: list[rating.RatingPoint]) -> go.Figure:
     """The rating history line chart of :func:`etbot.charts.rating_history_figure`."""
+    points = chart_points(history)
+    per_day = " (end of each day played)" if len(points) < len(history) else ""
     return charts.rating_history_figure(
-        [p.ended_at for p in history],
-        [p.rating for p in history],
-        [p.skill for p in history],
-        [p.uncertainty for p in history],
-        f"{name} · rating history",
+        [p.ended_at for p in points],
+        [p.rating for p in points],
+        [p.skill for p in points],
+        [p.uncertainty for p in points],
+        f"{name} · rating history{per_day}",
         reference=rating.DISPLAY_CENTER,
     )
 
