@@ -463,6 +463,9 @@ class RatingHistory(BaseModel):
     weight = DoubleField()
     #: 1 win, 0 loss, 0.5 draw, for this player's side.
     score = DoubleField()
+    #: The player's stored state before the map: *before* the drift of their absence
+    #: since ``previous_at`` (drift is applied when a map is predicted), so a replay can
+    #: restore it; the map was judged with sigma_before grown by that drift.
     mu_before = DoubleField()
     sigma_before = DoubleField()
     mu_after = DoubleField()
@@ -664,3 +667,35 @@ class SeasonAward(BaseModel):
 
 
 ALL_MODELS += [SeasonDef, SeasonClose, SeasonAward]
+# --------------------------------------------------------------------------- /teams
+# Owned by etbot.teams: what a /teams answer shows, so its buttons work after a restart.
+
+
+class TeamProposal(BaseModel):
+    """One ``/teams`` answer: the players, who asked, and the split its message shows.
+
+    The ranking of splits is re-derived from the ratings when "Next best split" is
+    pressed; the split on the message is stored, so Accept finalises exactly what was
+    shown. Buttons change a row with conditional UPDATEs (expected ``split_index``,
+    not accepted yet): a double click, two members or two bot processes cannot skip a
+    split or accept twice.
+    """
+
+    #: Discord id of the member who asked (only they may press the buttons).
+    asked_by = BigIntegerField()
+    #: "players" (picked one by one), "session" or "round" (everyone from the last one).
+    source = CharField(max_length=16)
+    #: The players' GUIDs, sorted, comma-separated (at most 12).
+    players = CharField(max_length=400)
+    #: Rank of the split shown (0 = the fairest) among ``split_count`` splits.
+    split_index = IntegerField()
+    split_count = IntegerField()
+    #: The split shown: team A's GUIDs (team B is everyone else) and its predicted chance.
+    team_a = CharField(max_length=400)
+    p_team_a = DoubleField()
+    created_at = DateTimeField(index=True)  # UTC
+    accepted_by = BigIntegerField(null=True)
+    accepted_at = DateTimeField(null=True)  # UTC
+
+
+ALL_MODELS += [TeamProposal]
