@@ -34,16 +34,21 @@ from typing import Any
 
 from etbot import aggregates
 from etbot.activity import activity
+from etbot.balance import balance
 from etbot.commands.activity import heatmap_chart
 from etbot.commands.compare import radar_chart
+from etbot.commands.rating import rating_chart
 from etbot.commands.trend import trend_chart
 from etbot.compare import compare
 from etbot.db import is_postgres, open_database
 from etbot.errors import UserError
 from etbot.leaderboard import leaderboard
+from etbot.matchups import duos, matchup, rivals
 from etbot.models import Alias, PlayerDay, PlayerRound
 from etbot.periods import latest_round_time, parse_period
 from etbot.players import autocomplete_players, get_player, resolve_player
+from etbot.rating import apply_map_results, ranking, rating_history, rating_summary
+from etbot.seasons import compute_awards, season_page, seasons_with_data, timeline
 from etbot.sessions import recent_sessions, weekly_pattern
 from etbot.statdefs import STATS, player_values
 from etbot.summary import player_summary
@@ -173,6 +178,16 @@ def main(argv: list[str] | None = None) -> int:
         ("autocomplete empty", lambda: autocomplete_players("")),
         ("resolve guid", lambda: resolve_player(f"guid:{get_player(player()).guid}")),
     ]
+    quarters = timeline(now)
+    if len(quarters) >= 2:
+        newest, before = quarters[-1], quarters[-2]
+        cases += [
+            ("season page (+ menu)", lambda: season_page(None, "dpm", 10, 10, 0, now)),
+            ("season page 3, kd", lambda: season_page(before.key, "kd", 10, 10, 20, now)),
+            ("seasons with data", lambda: seasons_with_data(now)),
+            ("season awards (at close)", lambda: compute_awards(newest, before)),
+        ]
+    cases += rating_cases(rng)
     print(f"{'query':32s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
     for name, fn in cases:
         try:
@@ -187,9 +202,40 @@ def main(argv: list[str] | None = None) -> int:
             "compare": radar_chart(compare(trio(), everything)),
             "activity": heatmap_chart(activity(None, 12, now=now), "Activity", args.tz),
         }
+        rated = ranking()
+        if rated:
+            busiest = max(rated, key=lambda r: r.maps)
+            figures["rating"] = rating_chart(busiest.name, rating_history(busiest.player_id))
         asyncio.run(bench_render(figures, args.repeat))
     db.close()
     return 0
+
+
+def rating_cases(rng: random.Random) -> list[tuple[str, Callable[[], Any]]]:
+    """/rating, /teams, /matchup, /duos, /rivals on the active players (rated first)."""
+    t0 = time.perf_counter()
+    report = apply_map_results()
+    if report.replayed:
+        took = time.perf_counter() - t0
+        print(f"rated {report.replayed:,} maps in {took:.1f} s", file=sys.stderr)
+    rated = ranking()
+    if len(rated) < 12:
+        return []
+    busiest = sorted(rated, key=lambda r: -r.maps)
+    ids = [r.player_id for r in busiest[:20]] + [
+        r.player_id for r in rng.sample(rated, min(20, len(rated)))
+    ]
+    player = cycle(ids)
+    guids = [r.guid for r in rated]
+    twelve = cycle([rng.sample(guids, 12) for _ in range(50)])
+    pair = cycle([rng.sample(ids, 2) for _ in range(50)])
+    return [
+        ("rating summary + history", lambda: (rating_summary(p := player()), rating_history(p))),
+        ("teams 12 players (balance)", lambda: balance(twelve())),
+        ("matchup", lambda: matchup(*pair())),
+        ("duos", lambda: duos(player())),
+        ("rivals", lambda: rivals(player())),
+    ]
 
 
 async def bench_render(figures: dict[str, Any], repeat: int) -> None:

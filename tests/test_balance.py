@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etbot import balance, rating
-from etbot.models import Player, PlayerRating, PlayerRound, Round
+from etbot.errors import Typed
+from etbot.models import PlayerRound, Round
 from etbot.rating import RatingModel, SkillState, team_win_probability
+from rating_helpers import rolled_back, unrated_player
 
 T0 = datetime(2025, 1, 1, 20, 0, 0)
 
@@ -84,7 +86,7 @@ def test_twelve_players_are_searched_exhaustively() -> None:
     [
         (["A1"], "between 2 and 12"),
         ([f"A{i:02d}" for i in range(13)], "between 2 and 12"),
-        (["A1", "B2", "a1"], "same player twice: A1"),
+        (["A1", "B2", "a1"], "same player twice: “A1”"),
         (["A1", "B 2"], "Not a player GUID"),
     ],
 )
@@ -115,13 +117,18 @@ def test_balance_from_the_database(rated) -> None:
 
 
 def test_balance_refuses_unrated_players_unless_allowed(rated) -> None:
-    unrated = (
-        Player.select().where(Player.id.not_in(PlayerRating.select(PlayerRating.player))).first()
-    )
     rated_guids = [r.guid for r in rating.ranking()[:3]]
-    with pytest.raises(rating.NoRating, match=unrated.name):
-        balance.balance([*rated_guids, unrated.guid])
-    result = balance.balance([*rated_guids, unrated.guid, "NEWGUY01"], allow_unrated=True)
+    with rolled_back():
+        unrated = unrated_player()
+        with pytest.raises(rating.NoRating) as refused:
+            balance.balance([*rated_guids, unrated.guid, "NEWGUY01"])
+        result = balance.balance([*rated_guids, unrated.guid, "NEWGUY01"], allow_unrated=True)
+    # Named from the data (escaped by the error path); an unknown GUID is what was typed.
+    shown = refused.value.fields["players"]
+    assert shown == [unrated.name, Typed("NEWGUY01")]
+    assert isinstance(shown, list)
+    assert isinstance(shown[1], Typed)
+    assert not isinstance(shown[0], Typed)
     assert set(result.unrated) == {unrated.guid, "NEWGUY01"}
 
 

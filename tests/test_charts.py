@@ -18,6 +18,7 @@ from etbot.charts import (
     bar_figure,
     heatmap_figure,
     radar_figure,
+    rating_history_figure,
     team_bars_figure,
     trend_figure,
 )
@@ -242,6 +243,48 @@ def test_bar_figure() -> None:
     assert fig.layout.yaxis.autorange == "reversed"
     with pytest.raises(ValueError, match="1 labels but 2 values"):
         bar_figure(["a"], [1, 2], "Top")
+
+
+# --------------------------------------------------------------------------- rating history
+
+
+def test_rating_history_lines_and_band_in_time_order() -> None:
+    start = datetime(2025, 3, 1, 21, 0)
+    dates = [start + timedelta(days=d) for d in (0, 2, 5, 9)]
+    skills = [1000.0, 1040.0, 1010.0, 1100.0]
+    sds = [180.0, 150.0, 140.0, 120.0]
+    ratings = [round(m - 2 * s) for m, s in zip(skills, sds, strict=True)]
+    order = [2, 0, 3, 1]  # given out of order: plotted chronologically
+    fig = rating_history_figure(
+        [dates[i] for i in order],
+        [ratings[i] for i in order],
+        [skills[i] for i in order],
+        [sds[i] for i in order],
+        "Alice · rating",
+        reference=1000.0,
+    )
+    top, bottom, skill, rating = fig.data
+    for trace in fig.data:
+        assert trace.type == "scatter"
+        assert list(trace.x) == dates
+    assert list(rating.y) == ratings
+    assert rating.name == "Rating"
+    assert list(skill.y) == skills
+    assert list(top.y) == [m + s for m, s in zip(skills, sds, strict=True)]
+    assert list(bottom.y) == [m - s for m, s in zip(skills, sds, strict=True)]
+    assert bottom.fill == "tonexty"  # the band fills between the two
+    assert fig.layout.title.text == "Alice · rating"
+    [line] = fig.layout.shapes
+    assert (line.y0, line.y1) == (1000.0, 1000.0)
+    assert _layout_bg(fig) == BACKGROUND
+
+
+def test_rating_history_empty_and_mismatched() -> None:
+    fig = rating_history_figure([], [], [], [], "nobody")
+    assert all(len(trace.x) == 0 for trace in fig.data)
+    assert fig.layout.annotations[0].text == "No rated maps yet"
+    with pytest.raises(ValueError, match="2 dates, 1 ratings"):
+        rating_history_figure([datetime(2025, 1, 1)] * 2, [1.0], [1.0, 2.0], [1.0, 1.0], "x")
 
 
 # --------------------------------------------------------------------------- team bars

@@ -97,9 +97,12 @@ def _export(folder: Path, tmp_path: Path) -> list[dict[str, str]]:
     main(["import", "-q", str(folder)])
     out = tmp_path / "rounds.csv"
     assert main(["export", "rounds", "--out", str(out)]) == 0
-    header = out.read_text(encoding="utf-8").splitlines()[0].split(",")
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, for spreadsheets
+    header = data.decode("utf-8-sig").splitlines()[0].split(",")
     assert header[: len(REQUIRED)] == REQUIRED
-    return list(csv.DictReader(out.open(encoding="utf-8")))
+    assert tuple(header) == ROUND_COLUMNS  # `etbot export rounds` keeps its columns
+    return list(csv.DictReader(out.open(encoding="utf-8-sig", newline="")))
 
 
 def test_export_rounds_csv(env_db: Path, tmp_path: Path) -> None:

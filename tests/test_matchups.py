@@ -7,8 +7,10 @@ import itertools
 import pytest
 
 from etbot import matchups, rating
+from etbot.errors import BadOption
 from etbot.matchups import Record
 from etbot.models import MapResult, PlayerRound
+from rating_helpers import rolled_back, unrated_player
 
 
 @pytest.fixture
@@ -80,3 +82,20 @@ def test_duos_and_rivals(rated) -> None:
         assert matchups.matchup(player, r.player_id).opposed == r.record
         assert r.name
         assert r.guid
+
+
+def test_same_player_or_unrated_players_are_user_errors(rated) -> None:
+    top = rating.ranking()[0].player_id
+    with pytest.raises(BadOption, match="two different players"):
+        matchups.matchup(top, top)
+    with rolled_back():
+        newcomer = unrated_player()
+        for call in (
+            lambda: matchups.matchup(top, newcomer.id),
+            lambda: matchups.matchup(newcomer.id, top),
+            lambda: matchups.duos(newcomer.id),
+            lambda: matchups.rivals(newcomer.id),
+        ):
+            with pytest.raises(rating.NoRating) as error:
+                call()
+            assert error.value.fields == {"player": newcomer.name}

@@ -17,6 +17,7 @@ import pytest
 from conftest import corpus_files, import_files, make_database
 from etbot import rating
 from etbot.db import as_datetime
+from etbot.errors import Typed
 from etbot.ingest import Importer
 from etbot.models import (
     MapResult,
@@ -29,6 +30,7 @@ from etbot.models import (
     database_proxy,
 )
 from etbot.rating import DEFAULT_PARAMS, Game, RatingModel, SkillState
+from rating_helpers import rolled_back, unrated_player
 
 T0 = datetime(2025, 1, 1, 20, 0, 0)
 
@@ -345,7 +347,19 @@ def test_every_map_result_is_rated_with_a_prediction_made_before_it(rated) -> No
     assert first.p_first_attack == pytest.approx(0.5)
 
 
-def test_draws_are_half_a_win_on_the_real_corpus(rated) -> None:
+def belief_sd_at_map(row: RatingHistory) -> float:
+    """The sd of a player's skill the map was learned with: the stored sd before the map
+    grown by the absence drift since their previous map (README: variance back to the
+    prior after ``forget_days``), recomputed here from the documented parameters."""
+    prior_var = DEFAULT_PARAMS.player_sd**2
+    var = row.sigma_before**2
+    if row.previous_at is not None and DEFAULT_PARAMS.forget_days:
+        days = (as_datetime(row.ended_at) - as_datetime(row.previous_at)).total_seconds() / 86400
+        var = min(prior_var, var + prior_var / DEFAULT_PARAMS.forget_days * days)
+    return math.sqrt(var)
+
+
+def test_draws_are_half_a_win(rated) -> None:
     draws = list(RatingGame.select().where(RatingGame.score == 0.5))
     outcomes = MapResult.select().where(MapResult.outcome == "draw").count()
     assert len(draws) == outcomes > 0
@@ -357,7 +371,26 @@ def test_draws_are_half_a_win_on_the_real_corpus(rated) -> None:
             # Half a win: a side that was favoured (p > 0.5) loses points, and vice versa.
             p_side = g.p_first_attack if r.side == 1 else 1 - g.p_first_attack
             assert math.copysign(1, r.mu_after - r.mu_before) == math.copysign(1, 0.5 - p_side)
-            assert r.sigma_after < r.sigma_before
+            # A draw is information too: it shrinks the uncertainty the map was judged
+            # with. sigma_before is the stored value, before the drift of the player's
+            # absence (what a replay restores), so compare with the drifted belief.
+            assert r.sigma_after < belief_sd_at_map(r)
+
+
+def test_history_keeps_the_state_before_the_absence_drift() -> None:
+    """What a replay restores is the stored state (drift is a function of the time of the
+    next map): after a long absence the uncertainty after a map can exceed the stored
+    uncertainty before it, yet is below the drifted belief the map was judged with."""
+    model = RatingModel()
+    stored = SkillState(0.4, 0.3, 30, T0)
+    model.players["BACK"] = stored
+    update = model.learn(game(["BACK"], ["OTHER"], None, minutes=200 * 24 * 60))
+    [back] = [c for c in update.changes if c.guid == "BACK"]
+    assert back.before == stored
+    forget_days = model.params.forget_days
+    assert forget_days is not None
+    drifted = math.sqrt(model.params.player_sd**2 * 200 / forget_days + 0.3**2)
+    assert stored.sigma < back.after.sigma < drifted
 
 
 def test_round2_substitute_counts_for_the_side_he_played(rated) -> None:
@@ -412,7 +445,20 @@ def test_first_attack_side_follows_the_round1_colours(rated) -> None:
 
 def test_rating_summary_history_and_ranking_agree(rated) -> None:
     ranked = rating.ranking()
-    assert len(ranked) == PlayerRating.select().count()  # all played in the last 90 days
+    # Active: played a rated map in the 90 days before the newest one.
+    newest = rating.reference_time()
+    assert newest is not None
+    last_played = {
+        pid: as_datetime(last)
+        for pid, last in PlayerRating.select(PlayerRating.player, PlayerRating.last_played).tuples()
+    }
+    active = {pid for pid, last in last_played.items() if last >= newest - timedelta(days=90)}
+    assert {r.player_id for r in ranked} == active
+    assert len(ranked) == len(active) > 0
+    for pid in sorted(set(last_played) - active)[:3]:  # the others are not ranked
+        summary = rating.rating_summary(pid)
+        assert summary.rank is None
+        assert summary.active_players == len(ranked)
     assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
     assert all(a.rating >= b.rating for a, b in itertools.pairwise(ranked))
     for entry in (ranked[0], ranked[len(ranked) // 2], ranked[-1]):
@@ -443,14 +489,15 @@ def test_rating_change_covers_the_last_sessions(rated) -> None:
 
 
 def test_no_rating_is_a_user_error(rated) -> None:
-    unrated = (
-        Player.select().where(Player.id.not_in(PlayerRating.select(PlayerRating.player))).first()
-    )
-    assert unrated is not None  # players seen only in orphan rounds
-    with pytest.raises(rating.NoRating):
-        rating.rating_summary(unrated.id)
-    with pytest.raises(rating.NoRating):
-        rating.rating_history(unrated.id)
+    with rolled_back():
+        unrated = unrated_player()
+        with pytest.raises(rating.NoRating) as summary_error:
+            rating.rating_summary(unrated.id)
+        with pytest.raises(rating.NoRating) as history_error:
+            rating.rating_history(unrated.id)
+    for error in (summary_error.value, history_error.value):
+        assert error.fields == {"player": unrated.name}  # named, and escaped by Discord
+        assert str(error).startswith(f"{unrated.name} has no rated maps yet")
 
 
 def test_predictions_from_the_database(rated) -> None:
@@ -476,10 +523,28 @@ def test_predictions_from_the_database(rated) -> None:
     [
         ([], ["A1"], "first attack side has no players"),
         (["A1"], ["  "], "first defence side has no players"),
-        (["A1", "B2"], ["b2"], "On both sides: B2"),
+        (["A1", "B2"], ["b2"], "On both sides: “B2”"),
         (["A1"], ["not-hex!"], "Not a player GUID"),
     ],
 )
 def test_bad_line_ups_are_user_errors(attack: list[str], defence: list[str], message: str) -> None:
     with pytest.raises(rating.RatingInputError, match=message):
         rating.predict_map(attack, defence, sync=False)
+
+
+def test_typed_values_reach_the_error_as_fields() -> None:
+    """What the user typed is never part of the message itself: the error path quotes and
+    escapes fields (errors.Typed), so markdown or mentions in a typed GUID stay inert."""
+    typed = "**@everyone**"
+    with pytest.raises(rating.RatingInputError) as bad:
+        rating.normalise_guid(typed)
+    assert "@everyone" not in bad.value.message
+    assert bad.value.fields == {"value": Typed(typed)}
+    assert isinstance(bad.value.fields["value"], Typed)
+    with pytest.raises(rating.RatingInputError) as both:
+        rating.check_lineups(["a1", "B2"], ["A1", "b2"])
+    assert "A1" not in both.value.message
+    guids = both.value.fields["guids"]
+    assert isinstance(guids, list)
+    assert guids == ["A1", "B2"]
+    assert all(isinstance(g, Typed) for g in guids)

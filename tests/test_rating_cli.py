@@ -12,6 +12,7 @@ from conftest import corpus_files
 from etbot import rating
 from etbot.cli import main
 from etbot.db import open_database
+from etbot.models import MapResult
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_predict_text_output(env: Path, capsys) -> None:
         ("", "AAAA0000", "--first-attack side has no players"),
         (",,", "AAAA0000", "--first-attack side has no players"),
         ("AAAA0000", "", "--first-defence side has no players"),
-        ("AAAA0000,BBBB0000", "bbbb0000", "On both sides: BBBB0000"),
+        ("AAAA0000,BBBB0000", "bbbb0000", "On both sides: “BBBB0000”"),
         ("AAAA0000", "'; DROP TABLE player; --", "Not a player GUID"),
     ],
 )
@@ -133,8 +134,13 @@ def test_predict_missing_side_is_a_usage_error(env: Path, capsys) -> None:
 
 
 def test_rebuild(env: Path, capsys) -> None:
+    players = ranked(env)
+    strong, weak = players[0].guid, players[-1].guid
+    db = open_database(f"sqlite:///{env}")
+    pairs = MapResult.select().count()  # one map result per paired round 1 + round 2
+    db.close()
     capsys.readouterr()
-    before = predict(capsys, "5D989160", "D8423F90")
+    before = predict(capsys, strong, weak)
     assert main(["rating", "rebuild"]) == 0
-    assert "ratings rebuilt from 116 map results" in capsys.readouterr().out  # = pairs
-    assert predict(capsys, "5D989160", "D8423F90") == before
+    assert capsys.readouterr().out == f"ratings rebuilt from {pairs} map results\n"
+    assert predict(capsys, strong, weak) == before

@@ -21,6 +21,7 @@ from datetime import datetime
 from itertools import combinations
 from typing import Literal
 
+from etbot.errors import Typed
 from etbot.models import GamingSession, Player, PlayerRound, Round
 from etbot.rating import (
     NoRating,
@@ -57,10 +58,15 @@ def check_players(players: Sequence[str]) -> list[str]:
     guids = [normalise_guid(p) for p in players]
     dupes = sorted(g for g, n in Counter(guids).items() if n > 1)
     if dupes:
-        raise RatingInputError(f"The same player twice: {', '.join(dupes)}.")
+        raise RatingInputError(
+            "The same player twice: {players}.", players=[Typed(g) for g in dupes]
+        )
     if not MIN_PLAYERS <= len(guids) <= MAX_PLAYERS:
         raise RatingInputError(
-            f"Pick between {MIN_PLAYERS} and {MAX_PLAYERS} players (got {len(guids)})."
+            "Teams need between {low} and {high} players (got {count}).",
+            low=MIN_PLAYERS,
+            high=MAX_PLAYERS,
+            count=len(guids),
         )
     return sorted(guids)
 
@@ -121,8 +127,12 @@ def balance(
         names = dict(
             Player.select(Player.guid, Player.name).where(Player.guid.in_(unrated)).tuples()
         )
-        shown = ", ".join(names.get(g, g) for g in unrated)
-        raise NoRating(f"No rated maps yet for: {shown}.")
+        # Names from the data; a GUID nobody has played with is what the user typed.
+        shown = [names[g] if g in names else Typed(g) for g in unrated]
+        raise NoRating(
+            "No rated maps yet for: {players} (a map counts once both of its rounds are in).",
+            players=shown,
+        )
     return Balance(tuple(ranked_splits(guids, model, map_name, reference_time())), unrated)
 
 
@@ -143,7 +153,9 @@ def players_from_last(scope: Literal["session", "round"]) -> list[str]:
             return []
         where = PlayerRound.round.in_(Round.select(Round.id).where(Round.session == session.id))
     else:
-        raise RatingInputError(f"Unknown scope {scope!r}: use 'session' or 'round'.")
+        raise RatingInputError(
+            "Unknown scope {scope}: use 'session' or 'round'.", scope=Typed(str(scope))
+        )
     query = (
         PlayerRound.select(Player.guid)
         .join(Player, on=(PlayerRound.player == Player.id))

@@ -104,6 +104,9 @@ class EtBot(commands.InteractionBot):
         self.poster = Poster(self, db, settings.announce_channel_id)
         #: Called after every import that changed data: ``listener(report, live)``.
         self.import_listeners: list[ImportListener] = []
+        #: Set once the files already in STATS_DIR at start-up are imported (at once
+        #: without STATS_DIR): features that judge the whole history (seasons) wait for it.
+        self.history_loaded = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._ingest_lock = asyncio.Lock()
         self._previous_api_base: str | None = None
@@ -126,6 +129,8 @@ class EtBot(commands.InteractionBot):
             self.spawn(self._post_announcements(), name="etbot-poster")
         if self.settings.stats_dir is not None:
             self.spawn(self._follow_stats_dir(self.settings.stats_dir), name="etbot-stats-dir")
+        else:
+            self.history_loaded.set()
         ssh = SshConfig.from_settings(self.settings)
         if ssh is not None:
             poller = SftpPoller(ssh, self.ingest_files, run_db=self.resources.db.run)
@@ -184,20 +189,27 @@ class EtBot(commands.InteractionBot):
     async def _follow_stats_dir(self, stats_dir: Path) -> None:
         if not stats_dir.is_dir():  # noqa: ASYNC240 once at start-up, a local stat
             log.warning("STATS_DIR %s is not a folder; nothing imported", stats_dir)
+            self.history_loaded.set()
             return
         # Watch first, then import what is already there: a round that ends during a long
         # start-up import is picked up too, and nothing is imported twice.
-        await watch_folder(
-            stats_dir,
-            self._ingest_new_files,
-            on_existing=self._import_existing,
-            settle=self.watch_settle_seconds,
-            debounce_ms=self.watch_debounce_ms,
-        )
+        try:
+            await watch_folder(
+                stats_dir,
+                self._ingest_new_files,
+                on_existing=self._import_existing,
+                settle=self.watch_settle_seconds,
+                debounce_ms=self.watch_debounce_ms,
+            )
+        finally:
+            self.history_loaded.set()  # also when watching failed: never wait forever
 
     async def _import_existing(self, folder: Path) -> None:
-        report = await self.ingest_paths([folder])
-        log.info("imported from %s: %s", folder, report.summary())
+        try:
+            report = await self.ingest_paths([folder])
+            log.info("imported from %s: %s", folder, report.summary())
+        finally:
+            self.history_loaded.set()
 
     async def _ingest_new_files(self, paths: list[Path]) -> None:
         report = await self.ingest_paths(paths, live=True)

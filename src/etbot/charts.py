@@ -448,3 +448,101 @@ def team_bars_figure(teams: Sequence[TeamBars], title: str, value_label: str) ->
     if not any(team.players for team in teams):
         _no_data_annotation(fig, "No players")
     return fig
+
+
+def rating_history_figure(
+    dates: Sequence[datetime],
+    ratings: Sequence[float],
+    skills: Sequence[float],
+    uncertainties: Sequence[float],
+    title: str,
+    *,
+    reference: float | None = None,
+) -> go.Figure:
+    """Build a player's rating over time: the shown (conservative) rating as a line, the
+    skill estimate behind it as a dashed line inside a ±1 sd band.
+
+    Args:
+        dates: When each rated map ended (any order; plotted chronologically).
+        ratings: The shown rating after each map.
+        skills: The skill estimate after each map (same scale).
+        uncertainties: Its standard deviation (same scale).
+        title: Chart title.
+        reference: A horizontal line for the average player (e.g. 1000), if given.
+
+    Traces, in order: band top (skill + sd), band bottom (skill - sd, filled up to the
+    top), skill, rating.
+
+    Raises:
+        ValueError: if the sequences differ in length.
+    """
+    lengths = {len(dates), len(ratings), len(skills), len(uncertainties)}
+    if len(lengths) != 1:
+        raise ValueError(
+            f"{len(dates)} dates, {len(ratings)} ratings, {len(skills)} skills, "
+            f"{len(uncertainties)} uncertainties"
+        )
+    rows = sorted(zip(dates, ratings, skills, uncertainties, strict=True), key=lambda r: r[0])
+    xs = [r[0] for r in rows]
+    shown = [float(r[1]) for r in rows]
+    mean = [float(r[2]) for r in rows]
+    sd = [float(r[3]) for r in rows]
+    band = _hex_to_rgba(PALETTE[1], 0.18)
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=xs,
+                y=[m + s for m, s in zip(mean, sd, strict=True)],
+                name="Skill + 1 sd",
+                mode="lines",
+                line={"width": 0, "color": band},
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            go.Scatter(
+                x=xs,
+                y=[m - s for m, s in zip(mean, sd, strict=True)],
+                name="Skill ± 1 sd",
+                mode="lines",
+                line={"width": 0, "color": band},
+                fill="tonexty",
+                fillcolor=band,
+                hoverinfo="skip",
+            ),
+            go.Scatter(
+                x=xs,
+                y=mean,
+                name="Skill estimate",
+                mode="lines",
+                line={"color": PALETTE[1], "width": 2, "dash": "dash"},
+                hovertemplate="%{x|%Y-%m-%d}: skill %{y:.0f}<extra></extra>",
+            ),
+            go.Scatter(
+                x=xs,
+                y=shown,
+                name="Rating",
+                mode="lines+markers" if len(xs) <= 60 else "lines",
+                line={"color": PALETTE[0], "width": 3},
+                marker={"size": 6, "color": PALETTE[0]},
+                hovertemplate="%{x|%Y-%m-%d}: rating %{y:.0f}<extra></extra>",
+            ),
+        ]
+    )
+    if reference is not None:
+        fig.add_hline(
+            y=reference,
+            line={"color": MUTED_TEXT, "width": 1, "dash": "dot"},
+            annotation_text="average player",
+            annotation_font={"color": MUTED_TEXT},
+        )
+    fig.update_layout(
+        template=DARK_TEMPLATE,
+        title=_title(title, "Rating = skill − 2 sd; the band is the skill ± 1 sd"),
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.12},
+        xaxis={"title": {"text": "Map ended"}, "type": "date"},
+        yaxis={"title": {"text": "Rating"}},
+    )
+    if not rows:
+        _no_data_annotation(fig, "No rated maps yet")
+    return fig

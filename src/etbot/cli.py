@@ -1,5 +1,5 @@
-"""Command line: ``etbot run | import | export | migrate | rating | sessions next |
-bench-data``."""
+"""Command line: ``etbot run | import | export | migrate | rating | betting audit |
+sessions next | bench-data``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from etbot import __version__
 from etbot.config import ConfigError, Settings, load_settings
 from etbot.db import DatabaseUrlError
+
+if TYPE_CHECKING:
+    from etbot.export import ExportRequest
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +85,57 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    from etbot.export import export_rounds
+    import io
+
+    from etbot.errors import UserError
+    from etbot.export import ENCODING
 
     _open_db(settings)
-    if args.out in (None, "-"):
-        count = export_rounds(sys.stdout)
-    else:
-        with open(args.out, "w", encoding="utf-8", newline="") as fh:
-            count = export_rounds(fh)
-        print(f"wrote {count} rows to {args.out}", file=sys.stderr)
+    try:
+        request = _export_request(settings, args)
+        if args.out in (None, "-"):
+            sys.stdout.flush()  # the CSV goes to the byte stream below it
+            out = io.TextIOWrapper(sys.stdout.buffer, encoding=ENCODING, newline="")
+            try:
+                count = _write(request, out)
+            finally:
+                out.detach()  # leave sys.stdout open
+        else:
+            with open(args.out, "w", encoding=ENCODING, newline="") as fh:
+                count = _write(request, fh)
+            print(f"wrote {count} rows to {args.out}", file=sys.stderr)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _write(request: ExportRequest, out: IO[str]) -> int:
+    from etbot.export import write_export
+
+    count = write_export(request, out)
+    out.flush()
+    return count
+
+
+def _export_request(settings: Settings, args: argparse.Namespace) -> ExportRequest:
+    """The :class:`etbot.export.ExportRequest` of ``etbot export`` (UserError when bad)."""
+    from etbot.export import build_request
+    from etbot.players import resolve_player
+
+    return build_request(
+        args.what,
+        now=datetime.now(settings.tz).replace(tzinfo=None),
+        player_id=resolve_player(args.player).id if args.player else None,
+        season=args.season,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        stat=args.stat,
+        min_rounds=args.min_rounds,
+    )
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -141,6 +186,37 @@ def cmd_rating(settings: Settings, args: argparse.Namespace) -> int:
     report = rating.rebuild()
     print(f"ratings rebuilt from {report.replayed} map results")
     return 0
+
+
+def cmd_betting(settings: Settings, args: argparse.Namespace) -> int:
+    """``etbot betting audit``: no point created or lost; exit 1 on any difference."""
+    from etbot import betting
+
+    _open_db(settings)
+    report = betting.audit()
+    if args.json:
+        out: dict[str, object] = {
+            "ok": report.ok,
+            "balances": report.balances,
+            "open_stakes": report.open_stakes,
+        }
+        if not report.ok:
+            out["problems"] = list(report.problems)
+        print(json.dumps(out))
+    else:
+        if not report.guilds:
+            print("no betting accounts yet")
+        for g in report.guilds:
+            verdict = "ok" if g.difference == 0 else f"DIFFERENCE {g.difference:+d}"
+            print(
+                f"server {g.guild_id}: {g.members} members, {g.created} points created "
+                f"(grants + top-ups) = {g.balances} in balances + {g.open_stakes} in open "
+                f"and locked pools: {verdict}"
+            )
+        for problem in report.problems:
+            print(f"problem: {problem}")
+        print("audit ok" if report.ok else f"audit FAILED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
 
 
 def cmd_bench_data(settings: Settings, args: argparse.Namespace) -> int:
@@ -205,9 +281,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("export", help="export data as CSV")
-    p.add_argument("what", choices=["rounds"], help="rounds: one row per player per round")
+    p = sub.add_parser(
+        "export",
+        help="export data as CSV (UTF-8 with BOM, safe to open in a spreadsheet)",
+        description="rounds: one row per player per round; leaderboard: players ranked by "
+        "--stat with every stat; season: a season's standings and awards; ratings: skill "
+        "ratings. Columns: README, 'Exports'.",
+    )
+    p.add_argument("what", choices=["rounds", "leaderboard", "season", "ratings"])
     p.add_argument("--out", "-o", default=None, help="output file (default: stdout)")
+    p.add_argument("--player", default=None, help="only this player (name or GUID)")
+    p.add_argument(
+        "--season", default=None, help="a season's key or name (default for 'season': current)"
+    )
+    p.add_argument("--from", dest="date_from", default=None, metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", default=None, metavar="YYYY-MM-DD")
+    p.add_argument("--stat", default="dpm", help="rank leaderboard/season by (default dpm)")
+    p.add_argument(
+        "--min-rounds", type=int, default=10, help="leaderboard/season: at least this many rounds"
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("migrate", help="apply pending database migrations")
@@ -225,6 +317,23 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_rating)
     rr = rsub.add_parser("rebuild", help="recompute every rating from the map results")
     rr.set_defaults(func=cmd_rating)
+
+    p = sub.add_parser("betting", help="betting pools")
+    bsub = p.add_subparsers(dest="betting_command", required=True)
+    bp = bsub.add_parser(
+        "audit",
+        help="check that the ledger adds up to the balances plus the stakes in open pools",
+        description="For every Discord server: points created (starting grants + top-ups) "
+        "must equal the balances plus the stakes in open and locked pools; every member's "
+        "ledger must add up to their balance, no balance may be negative, and every "
+        "finished pool must have paid back exactly its pot. Exit code 1 on any difference.",
+    )
+    bp.add_argument(
+        "--json",
+        action="store_true",
+        help='one line: {"ok": …, "balances": {"<guild>:<member>": points}, "open_stakes": …}',
+    )
+    bp.set_defaults(func=cmd_betting)
 
     p = sub.add_parser("sessions", help="gaming sessions")
     sessions = p.add_subparsers(dest="sessions_command", required=True)

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     #: known_hosts file holding the server's host key; checking it is never switched off.
     ssh_known_hosts: Path | None = None
     ssh_poll_seconds: float = Field(default=5.0, gt=0)
+    # Betting pools (etbot.betting): points a member starts with in each server, and the
+    # daily top-up a member at 0 may claim.
+    betting_start_points: int = Field(default=100, ge=1, le=1_000_000)
+    betting_topup_points: int = Field(default=10, ge=0, le=1_000_000)
 
     @field_validator("guild_ids", mode="before")
     @classmethod

@@ -16,8 +16,11 @@ from datetime import datetime
 
 from peewee import Case, fn
 
+from etbot.cache import cached_query
 from etbot.db import as_datetime
+from etbot.errors import BadOption
 from etbot.models import Player, RatingHistory
+from etbot.rating import no_rating
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +75,27 @@ def _maps_of(player_id: int) -> dict[tuple[datetime, int], tuple[int, float]]:
     return {(as_datetime(e), tb): (side, score) for e, tb, side, score in rows.tuples()}
 
 
+def _require_rated(player_id: int) -> None:
+    """NoRating unless the player has a rated map."""
+    if not RatingHistory.select().where(RatingHistory.player == player_id).exists():
+        raise no_rating(player_id)
+
+
+@cached_query
 def matchup(player_a: int, player_b: int) -> Matchup:
-    """Maps together and apart, and the record when on opposite sides."""
+    """Maps together and apart, and the record when on opposite sides.
+
+    Raises:
+        etbot.errors.BadOption: the same player twice.
+        etbot.rating.NoRating: a player has no rated map.
+    """
+    if player_a == player_b:
+        raise BadOption("Pick two different players.")
     maps_a = _maps_of(player_a)
     maps_b = _maps_of(player_b)
+    for player, maps in ((player_a, maps_a), (player_b, maps_b)):
+        if not maps:
+            raise no_rating(player)
     together, opposed, a_only, b_only = Record(), Record(), Record(), Record()
     for key, (side, score) in maps_a.items():
         other = maps_b.get(key)
@@ -138,9 +158,15 @@ def _with_names(pairs: list[tuple[int, Record]]) -> list[PartnerRecord]:
     return [PartnerRecord(pid, *info[pid], rec) for pid, rec in pairs if pid in info]
 
 
+@cached_query
 def duos(player_id: int, *, min_maps: int = DUO_MIN_MAPS, limit: int = 10) -> list[PartnerRecord]:
     """Best partners: win rate on the same side, at least ``min_maps`` maps together
-    (ties: more maps first). Partners with only draws together are left out."""
+    (ties: more maps first). Partners with only draws together are left out.
+
+    Raises:
+        etbot.rating.NoRating: the player has no rated map.
+    """
+    _require_rated(player_id)
     pairs = [
         (other, rec)
         for (other, same), rec in _pair_records(player_id).items()
@@ -150,8 +176,14 @@ def duos(player_id: int, *, min_maps: int = DUO_MIN_MAPS, limit: int = 10) -> li
     return _with_names(pairs[: max(0, limit)])
 
 
+@cached_query
 def rivals(player_id: int, *, limit: int = 10) -> list[PartnerRecord]:
-    """Opponents faced most (maps on opposite sides) with the player's record against them."""
+    """Opponents faced most (maps on opposite sides) with the player's record against them.
+
+    Raises:
+        etbot.rating.NoRating: the player has no rated map.
+    """
+    _require_rated(player_id)
     pairs = [(other, rec) for (other, same), rec in _pair_records(player_id).items() if not same]
     pairs.sort(key=lambda p: (-p[1].maps, -p[1].wins, p[0]))
     return _with_names(pairs[: max(0, limit)])

@@ -16,6 +16,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    Check,
     CompositeKey,
     DatabaseProxy,
     DateField,
@@ -462,6 +463,9 @@ class RatingHistory(BaseModel):
     weight = DoubleField()
     #: 1 win, 0 loss, 0.5 draw, for this player's side.
     score = DoubleField()
+    #: The player's stored state before the map: *before* the drift of their absence
+    #: since ``previous_at`` (drift is applied when a map is predicted), so a replay can
+    #: restore it; the map was judged with sigma_before grown by that drift.
     mu_before = DoubleField()
     sigma_before = DoubleField()
     mu_after = DoubleField()
@@ -478,6 +482,223 @@ class RatingHistory(BaseModel):
 
 
 ALL_MODELS += [PlayerRating, RatingFactor, RatingGame, RatingHistory]
+
+
+# --------------------------------------------------------------------------- betting
+# Owned by etbot.betting (migration 0009_betting). Every rule that keeps points exact is
+# a database rule here: CHECK constraints, unique keys, and the conditional UPDATEs of
+# etbot.betting, so they hold with several bot processes on one PostgreSQL database.
+
+
+class BetAccount(BaseModel):
+    """A member's points in one Discord server (created with the starting grant)."""
+
+    guild_id = BigIntegerField()
+    member_id = BigIntegerField()
+    points = IntegerField(constraints=[Check("points >= 0")])
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("guild_id", "member_id"), True),)
+
+
+class BetPool(BaseModel):
+    """A betting pool on one upcoming map between two line-ups (:class:`BetLineup`).
+
+    ``state``: ``open`` → ``locked`` → ``settled`` | ``cancelled`` (an open pool may also
+    be settled or cancelled directly). Every accepted bet increments ``bets`` with a
+    conditional UPDATE on this row (``WHERE state = 'open'``), which is what serialises a
+    bet against a concurrent lock on PostgreSQL.
+    """
+
+    guild_id = BigIntegerField()
+    title = CharField(max_length=100, null=True)
+    #: Only a round of this map locks / settles the pool (None: any map).
+    map = CharField(max_length=128, null=True)
+    state = CharField(
+        max_length=16,
+        default="open",
+        constraints=[Check("state IN ('open', 'locked', 'settled', 'cancelled')")],
+    )
+    opened_by = BigIntegerField()
+    opened_at = DateTimeField()  # UTC
+    #: Server-local time of the opening: only rounds that end later belong to the pool.
+    not_before = DateTimeField()
+    #: When betting closes by itself (UTC); None = only by a round 1 or an admin.
+    lock_at = DateTimeField(null=True, index=True)
+    locked_at = DateTimeField(null=True)  # UTC
+    closed_at = DateTimeField(null=True)  # UTC, settled or cancelled
+    #: 1 = side A won, 2 = side B won, 0 = draw (refunded).
+    winner = SmallIntegerField(null=True, constraints=[Check("winner IN (0, 1, 2)")])
+    #: The round 1 that started the pool's match, and side A's colour in it.
+    round1 = ForeignKeyField(Round, null=True, on_delete="SET NULL")
+    side_a_colour = SmallIntegerField(null=True)
+    map_result = ForeignKeyField(MapResult, null=True, on_delete="SET NULL")
+    #: Rating model's P(side A wins) when the pool was opened, and how many of the
+    #: line-ups' players it knew.
+    p_side_a = DoubleField(null=True)
+    rated_players = SmallIntegerField(default=0)
+    #: The public pool message, and the state it shows (refreshed while they differ).
+    channel_id = BigIntegerField(null=True)
+    message_id = BigIntegerField(null=True)
+    shown_state = CharField(max_length=16, null=True)
+    bets = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("guild_id", "state"), False),)
+
+
+class BetLineup(BaseModel):
+    """One player (GUID) of one side of a pool; a GUID is on at most one side."""
+
+    pool = ForeignKeyField(BetPool, on_delete="CASCADE", index=False)
+    side = SmallIntegerField(constraints=[Check("side IN (1, 2)")])
+    guid = CharField(max_length=32)
+
+    class Meta:
+        indexes = ((("pool", "guid"), True),)
+
+
+class BetStake(BaseModel):
+    """A member's stake in a pool: one side only, raised by further bets on that side."""
+
+    pool = ForeignKeyField(BetPool, on_delete="CASCADE", index=False)
+    member_id = BigIntegerField()
+    side = SmallIntegerField(constraints=[Check("side IN (1, 2)")])
+    amount = IntegerField(constraints=[Check("amount > 0")])
+    #: The member's first bet in this pool (the payout tie-break) and the latest one.
+    first_at = DateTimeField()
+    last_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("pool", "member_id"), True),)
+
+
+class BetLedger(BaseModel):
+    """Every change of a balance, with a unique idempotency ``key``.
+
+    ``amount`` is the signed change of the member's balance: ``grant`` (the starting
+    points), ``topup`` (the daily top-up at 0), ``payout`` and ``refund`` are positive,
+    ``stake`` is negative. Keys: ``grant:<guild>:<member>``, ``topup:<guild>:<member>:<day>``,
+    ``bet:<interaction id>``, ``payout:<pool>:<member>``, ``refund:<pool>:<member>`` — so a
+    retried interaction, a second settle or a second top-up the same day cannot happen.
+    """
+
+    guild_id = BigIntegerField()
+    member_id = BigIntegerField()
+    kind = CharField(
+        max_length=16,
+        constraints=[Check("kind IN ('grant', 'topup', 'stake', 'payout', 'refund')")],
+    )
+    amount = IntegerField(
+        constraints=[Check("(kind = 'stake' AND amount < 0) OR (kind <> 'stake' AND amount > 0)")]
+    )
+    pool = ForeignKeyField(BetPool, null=True, on_delete="SET NULL", index=False)
+    #: 1 / 2 for stakes, payouts and refunds (the side of the stake).
+    side = SmallIntegerField(null=True)
+    key = CharField(max_length=80, unique=True)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = (
+            (("guild_id", "member_id", "id"), False),
+            (("pool", "kind"), False),
+        )
+
+
+ALL_MODELS += [BetAccount, BetPool, BetLineup, BetStake, BetLedger]
+# --------------------------------------------------------------------------- seasons
+# Owned by etbot.seasons. A season's standings are never stored: they are computed from
+# the rounds of its date range. Only what admins define and what was awarded is kept.
+
+
+class SeasonDef(BaseModel):
+    """What admins changed about the seasons: a renamed quarter (``custom`` False: only
+    ``name`` matters, the range follows from the key), or a custom season (``custom``
+    True, the range ``[start, end)`` in naive server-local time, midnights)."""
+
+    key = CharField(max_length=32, unique=True)
+    name = CharField(max_length=64)
+    custom = BooleanField(default=False)
+    start = DateTimeField(null=True)
+    end = DateTimeField(null=True)
+    #: Discord id of the admin who made the last change (None: the CLI or a test).
+    changed_by = BigIntegerField(null=True)
+    changed_at = DateTimeField()
+
+
+class SeasonClose(BaseModel):
+    """A season that ended and was dealt with: its awards were stored (a snapshot) and
+    its recap queued or recorded silently, in one transaction. The unique key makes that
+    happen once, whatever the number of bot processes or restarts. One extra row,
+    ``season_key = "*tracking"``, records when the bot first looked (etbot.seasons)."""
+
+    season_key = CharField(max_length=32, unique=True)
+    #: The range the awards were computed over (naive server-local).
+    start = DateTimeField()
+    end = DateTimeField()
+    #: Server-local time the check closed it.
+    closed_at = DateTimeField()
+    #: False when it was recorded silently (history found at the first start, no awards).
+    announced = BooleanField()
+    #: Rounds (no orphans) and players (with a counted round) of the season at the close.
+    rounds = IntegerField()
+    players = IntegerField()
+
+
+class SeasonAward(BaseModel):
+    """The champion of one category of one season (one per season and category)."""
+
+    season_key = CharField(max_length=32)
+    category = CharField(max_length=32)
+    player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
+    #: The winning value (for "improved": the DPM gain).
+    value = DoubleField()
+    #: "improved" only: the DPM of the season before.
+    baseline = DoubleField(null=True)
+    #: The winner's counted rounds in the season.
+    rounds = IntegerField()
+
+    class Meta:
+        indexes = (
+            (("season_key", "category"), True),
+            (("player", "season_key"), False),
+        )
+
+
+ALL_MODELS += [SeasonDef, SeasonClose, SeasonAward]
+# --------------------------------------------------------------------------- /teams
+# Owned by etbot.teams: what a /teams answer shows, so its buttons work after a restart.
+
+
+class TeamProposal(BaseModel):
+    """One ``/teams`` answer: the players, who asked, and the split its message shows.
+
+    The ranking of splits is re-derived from the ratings when "Next best split" is
+    pressed; the split on the message is stored, so Accept finalises exactly what was
+    shown. Buttons change a row with conditional UPDATEs (expected ``split_index``,
+    not accepted yet): a double click, two members or two bot processes cannot skip a
+    split or accept twice.
+    """
+
+    #: Discord id of the member who asked (only they may press the buttons).
+    asked_by = BigIntegerField()
+    #: "players" (picked one by one), "session" or "round" (everyone from the last one).
+    source = CharField(max_length=16)
+    #: The players' GUIDs, sorted, comma-separated (at most 12).
+    players = CharField(max_length=400)
+    #: Rank of the split shown (0 = the fairest) among ``split_count`` splits.
+    split_index = IntegerField()
+    split_count = IntegerField()
+    #: The split shown: team A's GUIDs (team B is everyone else) and its predicted chance.
+    team_a = CharField(max_length=400)
+    p_team_a = DoubleField()
+    created_at = DateTimeField(index=True)  # UTC
+    accepted_by = BigIntegerField(null=True)
+    accepted_at = DateTimeField(null=True)  # UTC
+
+
+ALL_MODELS += [TeamProposal]
 
 
 # --------------------------------------------------------------------------- milestones

@@ -57,8 +57,9 @@ from typing import Any
 
 from peewee import JOIN, fn
 
+from etbot.cache import cached_query
 from etbot.db import as_datetime
-from etbot.errors import UserError
+from etbot.errors import Typed, UserError
 from etbot.models import (
     MapResult,
     Player,
@@ -97,6 +98,15 @@ class RatingInputError(UserError):
 
 class NoRating(UserError):
     """The player has no rated map yet."""
+
+
+def no_rating(player_id: int) -> NoRating:
+    """The error for a player without a rated map, naming them."""
+    name = Player.select(Player.name).where(Player.id == player_id).scalar()
+    return NoRating(
+        "{player} has no rated maps yet (a map counts once both of its rounds are in).",
+        player=name if name is not None else f"Player #{player_id}",
+    )
 
 
 @dataclass(frozen=True)
@@ -854,7 +864,7 @@ def normalise_guid(value: str) -> str:
     """A GUID as stored: stripped, upper case. Raises RatingInputError if malformed."""
     guid = value.strip().upper()
     if not guid or len(guid) > 32 or not guid.isalnum() or not guid.isascii():
-        raise RatingInputError(f"Not a player GUID: {value.strip()[:40]!r}.")
+        raise RatingInputError("Not a player GUID: {value}.", value=Typed(value.strip()[:40]))
     return guid
 
 
@@ -872,7 +882,7 @@ def check_lineups(
             raise RatingInputError(f"The {label} side has more than {MAX_LINEUP} players.")
     both = sorted(set(a) & set(b))
     if both:
-        raise RatingInputError(f"On both sides: {', '.join(both)}.")
+        raise RatingInputError("On both sides: {guids}.", guids=[Typed(g) for g in both])
     return a, b
 
 
@@ -999,6 +1009,7 @@ class RatedPlayer:
     last_played: datetime
 
 
+@cached_query
 def ranking(active_days: int = 90) -> list[RatedPlayer]:
     """Players who played a rated map in the ``active_days`` before the newest rated map,
     best conservative rating first (ties: more maps, then GUID)."""
@@ -1036,6 +1047,7 @@ def ranking(active_days: int = 90) -> list[RatedPlayer]:
     ]
 
 
+@cached_query
 def rating_summary(
     player_id: int, *, sessions: int = 5, top: int = 3, active_days: int = 90
 ) -> RatingSummary:
@@ -1048,7 +1060,7 @@ def rating_summary(
         .first()
     )
     if row is None:
-        raise NoRating("No rated maps for this player yet (a map counts once both rounds are in).")
+        raise no_rating(player_id)
     player = row.player
     history = _history_rows(player_id)
     scores = Counter(h[5] for h in history)
@@ -1123,9 +1135,10 @@ def _history_rows(player_id: int) -> list[tuple[Any, ...]]:
         .join(MapResult, JOIN.LEFT_OUTER, on=(RatingHistory.map_result == MapResult.id))
         .join(r2, JOIN.LEFT_OUTER, on=(MapResult.round2 == r2.id))
         .where(RatingHistory.player == player_id)
-        .tuples()
     )
-    out = [(as_datetime(r[0]), *r[1:]) for r in rows]
+    # A plain cursor: for a regular's thousands of maps peewee's row conversion costs
+    # several times the query; only the timestamp needs converting (SQLite gives text).
+    out = [(as_datetime(r[0]), *r[1:]) for r in database_proxy.execute(rows)]
     out.sort(key=lambda r: (r[0], r[1]))
     return out
 
@@ -1143,11 +1156,12 @@ class RatingPoint:
     uncertainty: float
 
 
+@cached_query
 def rating_history(player_id: int) -> list[RatingPoint]:
     """Every rated map of the player, oldest first. Raises NoRating."""
     rows = _history_rows(player_id)
     if not rows:
-        raise NoRating("No rated maps for this player yet (a map counts once both rounds are in).")
+        raise no_rating(player_id)
     return [
         RatingPoint(
             r[0],

@@ -23,11 +23,13 @@ from discordkit import (
     GUILD_ID,
     ORIGINAL_EDIT,
     OWNER_ID,
+    PLAYER_ID,
     FakeDiscord,
     RecordedRequest,
     running_bot,
 )
 from discordkit import payloads as p
+from etbot import balance, matchups, rating
 from etbot.bot import EtBot
 from etbot.config import Settings
 from etbot.db import Db, open_database
@@ -233,3 +235,106 @@ async def test_link_member_refused_for_members(live: tuple[FakeDiscord, EtBot]) 
     reply = await server.wait_for_response(payload, timeout=TIMEOUT)
     assert reply.ephemeral
     assert "Manage Server" in reply.embeds[0]["description"]
+
+
+# --------------------------------------------------------------------------- ratings
+
+
+def rated_regulars(n: int) -> list[PlayerRef]:
+    """The ``n`` rated players with the most rated maps."""
+    ranked = sorted(rating.ranking(), key=lambda r: (-r.maps, r.guid))
+    return [get_player(r.player_id) for r in ranked[:n]]
+
+
+async def test_rating_png(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    [ref] = rated_regulars(1)
+    payload = await command(server, "rating", p.option("player", f"guid:{ref.guid}"))
+    message = await final_message(server, payload)
+    [embed] = message.embeds
+    summary = rating.rating_summary(ref.id)
+    assert embed["title"].endswith(" · rating")
+    assert embed["description"].startswith(f"**{summary.rating}** · #{summary.rank} of ")
+    chart_or_fallback(message, "rating.png")
+
+
+async def test_matchup(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    a, b = rated_regulars(2)
+    payload = await command(
+        server, "matchup", p.option("player1", f"guid:{a.guid}"), p.option("player2", b.guid)
+    )
+    message = await final_message(server, payload)
+    m = matchups.matchup(a.id, b.id)
+    together = next(f for f in message.embeds[0]["fields"] if f["name"] == "Together")
+    assert together["value"].startswith(f"{m.together.maps} map")
+
+
+def teams_button(message: dict, label: str) -> str:
+    return next(
+        b["custom_id"]
+        for row in message["components"]
+        for b in row["components"]
+        if b["label"] == label
+    )
+
+
+async def click(server: FakeDiscord, message: dict, label: str, **ctx: Any) -> RecordedRequest:
+    payload = p.button_click(
+        teams_button(message, label), message=message, world=server.world, **ctx
+    )
+    await server.dispatch_interaction(payload)
+    return await server.wait_for_response(payload, timeout=TIMEOUT)
+
+
+async def ask_teams(server: FakeDiscord, refs: list[PlayerRef]) -> dict:
+    options = [p.option(f"player{i}", f"guid:{r.guid}") for i, r in enumerate(refs, start=1)]
+    payload = await command(server, "teams", *options)
+    message = await final_message(server, payload)
+    assert message.embeds[0]["title"] == "Teams"
+    return message.response
+
+
+async def test_teams_with_a_button_press(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    refs = rated_regulars(4)
+    message = await ask_teams(server, refs)
+    ranked = balance.balance([r.guid for r in refs]).splits
+    assert f"The fairest of {len(ranked)} splits" in message["embeds"][0]["description"]
+    # Another member cannot press; the asker gets the next best split, then accepts it.
+    refused = await click(server, message, "Next best split", user=server.world.owner)
+    assert refused.ephemeral
+    assert "Only the member who asked" in refused.embeds[0]["description"]
+    reply = await click(server, message, "Next best split")
+    assert reply.callback_type == 7
+    assert f"Split 2 of {len(ranked)}" in reply.embeds[0]["description"]
+    p_a = ranked[1].p_team_a
+    assert f"**Team A {p_a:.0%}** · **Team B {1 - p_a:.0%}**" in reply.embeds[0]["description"]
+    message = {**message, **reply.json["data"]}
+    accepted = await click(server, message, "Accept")
+    assert accepted.callback_type == 7
+    assert accepted.components == []
+    assert f"Accepted by <@{PLAYER_ID}>" in accepted.embeds[0]["description"]
+
+
+async def test_teams_buttons_work_after_a_restart(database_url: str) -> None:
+    """An old /teams message's buttons, pressed after the bot restarted: new bot, new
+    database access, same database file. Nothing is kept in memory between the two."""
+    refs = rated_regulars(6)
+    ranked = balance.balance([r.guid for r in refs]).splits
+    async with FakeDiscord(token=TOKEN) as server:
+        settings = make_settings(database_url, server.base_url)
+        first = EtBot(settings, Db(open_database(database_url)), guild_ready_timeout=0.05)
+        async with running_bot(first, server, token=TOKEN, timeout=TIMEOUT):
+            message = await ask_teams(server, refs)
+        assert first.is_closed()
+        second = EtBot(settings, Db(open_database(database_url)), guild_ready_timeout=0.05)
+        async with running_bot(second, server, token=TOKEN, timeout=TIMEOUT):
+            reply = await click(server, message, "Next best split")
+            assert reply.callback_type == 7
+            assert f"Split 2 of {len(ranked)}" in reply.embeds[0]["description"]
+            accepted = await click(server, {**message, **reply.json["data"]}, "Accept")
+            assert accepted.components == []
+            assert f"Accepted by <@{PLAYER_ID}>" in accepted.embeds[0]["description"]
+        assert server.errors == []
+        assert server.unknown_requests == []

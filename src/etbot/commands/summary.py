@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import disnake
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from etbot import summary
+from etbot import seasons, summary
 from etbot.commands._base import COLOUR_INFO, BaseCog, get_resources, period_param
 from etbot.commands.converters import player_or_self_param
 from etbot.commands.formatting import escape, fmt_stat
+from etbot.commands.seasons import season_param
 from etbot.players import PlayerRef
 from etbot.statdefs import COMMUNITY_MIN_ROUNDS
 
@@ -23,8 +25,8 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "–"
 
 
-def player_card(s: summary.PlayerSummary) -> disnake.Embed:
-    """The /stats embed for one player summary."""
+def player_card(s: summary.PlayerSummary, trophies: Sequence[seasons.Trophy] = ()) -> disnake.Embed:
+    """The /stats embed for one player summary (and the player's season awards)."""
     embed = disnake.Embed(
         title=escape(s.name),
         description=f"GUID `{s.guid}` · {s.period}",
@@ -54,7 +56,21 @@ def player_card(s: summary.PlayerSummary) -> disnake.Embed:
     aliases = [a for a in s.aliases if a != s.name]
     alias_text = ", ".join(escape(a) for a in aliases) or "–"
     embed.add_field("Also known as", alias_text[:FIELD_MAX], inline=False)
+    if trophies:
+        embed.add_field(f"Trophies ({len(trophies)})", trophies_text(trophies), inline=False)
     return embed
+
+
+def trophies_text(trophies: Sequence[seasons.Trophy]) -> str:
+    """One line per season award, newest season first, within one field."""
+    lines = [f"🏆 {escape(t.season_name)}: {t.label}" for t in trophies]
+    text = ""
+    for shown, line in enumerate(lines):
+        more = f"\n… and {len(lines) - shown} more"
+        if len(text) + len(line) + 1 + len(more) > FIELD_MAX:
+            return text + more
+        text = f"{text}\n{line}" if text else line
+    return text
 
 
 class SummaryCog(BaseCog):
@@ -66,11 +82,16 @@ class SummaryCog(BaseCog):
         inter: ApplicationCommandInteraction,
         player: PlayerRef = player_or_self_param(),
         period: str = period_param(),
+        season: str = season_param("A season instead of the period (autocomplete)"),
     ) -> None:
         window = self.res.period(period)
         await inter.response.defer()
+        now = self.res.local_now()
+        if season.strip():
+            window = (await self.res.run(seasons.find_season, season, now)).period
         card = await self.res.run(summary.player_summary, player.id, window)
-        await inter.edit_original_response(embed=player_card(card))
+        trophies = await self.res.run(seasons.player_trophies, player.id, now)
+        await inter.edit_original_response(embed=player_card(card, trophies))
 
 
 def setup(bot: commands.InteractionBot) -> None:

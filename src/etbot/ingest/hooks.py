@@ -89,13 +89,14 @@ def run_hooks(hooks: Sequence[BatchHook], batch: Batch) -> None:
 
 def default_hooks() -> list[BatchHook]:
     """The derived data every import keeps up to date, in the order it is refreshed."""
-    from etbot import achievements, matchnight, rating
+    from etbot import achievements, betting, matchnight, rating
 
     def rate_new_maps(batch: Batch) -> object:
         return rating.apply_map_results(batch.map_result_ids())
 
     return [
         rate_new_maps,
+        betting.follow_import,
         matchnight.queue_summaries,  # live: round_summary / map_summary posts
         achievements.record_milestones,  # milestone posts (silent unless live)
     ]
