@@ -205,8 +205,14 @@ async def test_pool_from_open_to_payout(
             )
             assert all(b["disabled"] for b in locked.components[0]["components"])
             (folder / r2_name).write_bytes(pair.round2.read_bytes())
+            # The payout post (the live round and map summaries are posted there too).
             post = await server.wait_for(
-                lambda r: r.route == CHANNEL_MESSAGE and bool(r.embeds), timeout=TIMEOUT
+                lambda r: (
+                    r.route == CHANNEL_MESSAGE
+                    and bool(r.embeds)
+                    and str(r.embeds[0].get("title", "")).startswith("Pool #")
+                ),
+                timeout=TIMEOUT,
             )
             settled = await server.wait_for(
                 lambda r: r.route == MESSAGE_EDIT and "Settled" in r.embeds[0]["description"],
