@@ -48,3 +48,72 @@ async def test_unexpected_error_shows_reference(
     assert ref is not None
     assert "kaboom" not in text
     assert any(ref.group(1) in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- hostile names
+# A name is chosen by the player (in game) or typed by the user: either way it must show
+# literally in an embed, never as Discord markdown (issue 12, item 13).
+
+MASKED_LINK = "[click](https://evil.example)"
+#: A masked link Discord would render: ``[text](url)`` whose ``[`` is not escaped.
+RENDERED_LINK = re.compile(r"(?<!\\)\[[^\]]*\]\([^)]*\)")
+
+
+def _with_hostile_player(name: str, guid: str) -> None:
+    """Import one round (dated 2019, outside every recent period) in which ``guid`` plays
+    under ``name``: a copy of a corpus round 1 with its first player line renamed."""
+    from conftest import corpus_files
+    from etbot.ingest import Importer
+
+    src = next(f for f in corpus_files() if f.name.endswith("-round-1.txt"))
+    header, first, *_rest = src.read_bytes().decode("utf-8", "replace").split("\n")
+    head, sep, tabs = first.partition("\t")
+    parts = head.split("\\")
+    line = "\\".join([guid, name, *parts[-3:]]) + sep + tabs
+    file_name = "2019-06-01-200000" + src.name[17:]
+    report = Importer().import_many([(file_name, f"{header}\n{line}\n".encode())])
+    assert [r.status for r in report] == ["imported"], report
+
+
+async def test_typed_markdown_link_is_not_rendered_in_unknown_player_error(
+    rec: DiscordRecorder,
+) -> None:
+    payload = p.slash_command("stats", [p.option("player", MASKED_LINK)])
+    await rec.invoke_slash(payload, raise_errors=False)
+    reply = await rec.wait_for_response(payload)
+    assert reply.ephemeral
+    text = reply.embeds[0]["description"]
+    assert "No player called" in text
+    assert "evil.example" in text  # shown, as text
+    assert not RENDERED_LINK.search(text), text
+
+
+async def test_player_name_with_markdown_link_is_escaped_in_no_rounds_error(
+    rec: DiscordRecorder,
+) -> None:
+    _with_hostile_player(MASKED_LINK, "E71C0DE5")
+    payload = p.slash_command(
+        "stats", [p.option("player", "guid:E71C0DE5"), p.option("period", "7d")]
+    )
+    await rec.invoke_slash(payload, raise_errors=False)
+    followup = await rec.wait_for(
+        lambda r: r.route is not None and "webhooks" in r.route and r.method == "POST"
+    )
+    assert followup.ephemeral
+    text = followup.embeds[0]["description"]
+    assert "has no rounds in this period" in text
+    assert "evil.example" in text
+    assert not RENDERED_LINK.search(text), text
+
+
+async def test_player_name_with_markdown_link_is_escaped_in_stats_title(
+    rec: DiscordRecorder,
+) -> None:
+    from discordkit import ORIGINAL_EDIT
+
+    _with_hostile_player(MASKED_LINK, "E71C0DE5")
+    await rec.invoke_slash(p.slash_command("stats", [p.option("player", "guid:E71C0DE5")]))
+    [edit] = rec.by_route(ORIGINAL_EDIT)
+    title = edit.embeds[0]["title"]
+    assert "evil.example" in title
+    assert not RENDERED_LINK.search(title), title
