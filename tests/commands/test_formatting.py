@@ -42,6 +42,7 @@ def test_typed_text_is_echoed_quoted_and_defused() -> None:
     assert echo("a\x00b\u200e") == "“ab”"
     assert echo("x" * 41) == "“" + "x" * 39 + "…”"
     assert echo("x" * 40) == "“" + "x" * 40 + "”"
+    assert echo("[click](https://evil.example)") == "“\\[click\\](https://evil.example)”"
 
 
 def test_error_text_escapes_every_field_for_discord() -> None:

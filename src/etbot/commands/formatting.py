@@ -95,12 +95,15 @@ def escape(text: str) -> str:
 
 def echo(text: str, limit: int = ECHO_LIMIT) -> str:
     """What a user typed, made safe to echo in a message: quoted, shortened, and without
-    mentions, markdown or control characters."""
+    mentions, markdown (masked links included) or control characters."""
     cleaned = "".join(
         ch for ch in text if unicodedata.category(ch)[0] != "C" and ch not in "`*_~|>\\"
     )
     cleaned = cleaned.replace("@", "@\u200b").strip()
-    return f"“{clip(cleaned, limit)}”"
+    # An unescaped "[text](url)" would render as a masked link: escape the brackets (the
+    # user's own backslashes are gone, so these are the only ones).
+    shown = clip(cleaned, limit).replace("[", "\\[").replace("]", "\\]")
+    return f"“{shown}”"
 
 
 def show(value: object) -> str:
