@@ -183,3 +183,42 @@ def test_export_protects_against_formula_injection(env_db: Path, tmp_path: Path)
 )
 def test_safe_cell(value, expected) -> None:
     assert safe_cell(value) == expected
+
+
+def test_database_url_errors_never_show_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://u:pw123@h/x")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "'mysql://u:***@h/x': unsupported scheme 'mysql'" in err
+    assert "pw123" not in err
+
+
+def test_log_lines_never_show_the_password(tmp_path: Path) -> None:
+    """Whatever a module logs (here: the URL itself, and an exception quoting it), the
+    handlers etbot's command line sets up print it redacted."""
+    import logging
+
+    from etbot.cli import redact_logs
+
+    url = "postgresql://u:pw123@db.example/etbot"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        redact_logs([handler], url=url, token="tok-en.secret")
+        log = logging.getLogger("etbot.test")
+        log.error("cannot reach %s (token %s)", url, "tok-en.secret")
+        try:
+            raise RuntimeError(f"connection to {url} failed")
+        except RuntimeError:
+            log.exception("import failed")
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert "postgresql://u:***@db.example/etbot" in text
+    assert "connection to postgresql://u:***@db.example/etbot failed" in text
+    assert "pw123" not in text
+    assert "tok-en.secret" not in text

@@ -93,3 +93,35 @@ async def test_db_run_works_off_the_event_loop(sqlite_db) -> None:
     assert results == [0] * 5
     assert loop_thread not in seen
     dbx.close()
+
+
+# --------------------------------------------------------------------------- credentials
+# The database password never appears in a message or a log line (issue 12, item 7).
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw123@db.example:5433/etbot", "postgresql://u:***@db.example:5433/etbot"),
+        ("postgres://u:p%40ss@h/x", "postgres://u:***@h/x"),
+        ("postgresql://u:p@ss/w0rd@h/x", "postgresql://u:***@h/x"),  # unencoded @ and /
+        ("postgresql://u@h/x", "postgresql://u@h/x"),
+        ("mysql://u:pw123@h/x", "mysql://u:***@h/x"),
+        ("sqlite:///etbot.db", "sqlite:///etbot.db"),
+        ("nonsense", "nonsense"),
+    ],
+)
+def test_redact_url_hides_only_the_password(url: str, shown: str) -> None:
+    from etbot.db import redact_url
+
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u:pw123@h/x", "postgresql://u:pw123@host/", "postgresql://u:pw123@h:99999/x"]
+)
+def test_bad_url_errors_hide_the_password(url: str) -> None:
+    with pytest.raises(DatabaseUrlError) as caught:
+        connect(url)
+    assert "pw123" not in str(caught.value)
+    assert "u:***@" in str(caught.value)
