@@ -13,7 +13,7 @@ from pathlib import Path
 
 from etbot import __version__
 from etbot.config import ConfigError, Settings, load_settings
-from etbot.db import DatabaseUrlError
+from etbot.db import DatabaseOpenError, DatabaseUrlError, redact, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,43 @@ def _setup_logging(level: str) -> None:
     )
 
 
+class _Redactor(logging.Filter):
+    """Hides the database URL's password and the bot token in every record a handler
+    prints, tracebacks included (whatever a module or a driver put in its message)."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        super().__init__()
+        self.url = url
+        self.secrets = [s for s in [*url_secrets(url), token or ""] if s]
+
+    def _clean(self, text: str) -> str:
+        text = redact(text, self.url)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self._clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_text:  # another handler formatted the traceback already
+            record.exc_text = self._clean(record.exc_text)
+        elif record.exc_info:
+            # Formatters reuse exc_text when it is set: format the traceback once, cleaned.
+            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
+        return True
+
+
+def redact_logs(handlers: Sequence[logging.Handler], *, url: str, token: str | None) -> None:
+    """Make ``handlers`` print every record without the database password and the token."""
+    redactor = _Redactor(url, token)
+    for handler in handlers:
+        handler.addFilter(redactor)
+
+
 def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
     from etbot.db import open_database
 
@@ -32,12 +69,9 @@ def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from etbot.db import connect, migrate
-    from etbot.models import database_proxy
+    from etbot.db import migrate, open_database
 
-    db = connect(settings.database_url)
-    database_proxy.initialize(db)
-    db.connect()
+    db = open_database(settings.database_url, migrate_schema=False)
     applied = migrate(db)
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     return 0
@@ -260,10 +294,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _setup_logging(args.log_level or settings.log_level)
+    redact_logs(
+        logging.getLogger().handlers, url=settings.database_url, token=settings.discord_token
+    )
     try:
         return int(args.func(settings, args))
-    except (ConfigError, DatabaseUrlError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ConfigError, DatabaseUrlError, DatabaseOpenError) as exc:
+        # These messages name the database without its password already.
+        print(f"error: {redact(str(exc), settings.database_url)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -44,39 +44,105 @@ class DatabaseUrlError(ValueError):
     pass
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (``postgresql://u:***@host/db``): the
+    only form of a database URL that messages and log lines may show.
+
+    Everything between ``://`` and the last ``@`` is the user information, so a password
+    holding an unencoded ``@`` or ``/`` is hidden completely too.
+    """
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return url
+    user, colon, _password = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a database URL that must never be shown: its password, as written and
+    decoded (empty when it has none)."""
+    _scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return []
+    _user, colon, password = rest[:at].partition(":")
+    if not colon or not password:
+        return []
+    return sorted({password, unquote(password)}, key=len, reverse=True)
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with ``url`` and its password hidden."""
+    if url:
+        text = text.replace(url, redact_url(url))
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
 def connect(url: str) -> Database:
-    """Create (not yet connect) a peewee database for ``sqlite:///…`` or ``postgresql://…``."""
+    """Create (not yet connect) a peewee database for ``sqlite:///…`` or ``postgresql://…``.
+
+    Raises:
+        DatabaseUrlError: the URL is not one of those; the message shows it without its
+            password.
+    """
+    shown = repr(redact_url(url))
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme == "sqlite":
         # sqlite:///relative.db, sqlite:////abs/path.db, sqlite:///:memory:
         path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
         if not path:
-            raise DatabaseUrlError(f"DATABASE_URL {url!r}: expected sqlite:///path/to/file.db")
+            raise DatabaseUrlError(f"DATABASE_URL {shown}: expected sqlite:///path/to/file.db")
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
     if scheme in ("postgres", "postgresql"):
         if not parsed.path.strip("/"):
-            raise DatabaseUrlError(f"DATABASE_URL {url!r}: missing database name")
+            raise DatabaseUrlError(f"DATABASE_URL {shown}: missing database name")
+        try:
+            port = parsed.port
+        except ValueError as exc:  # urllib: "Port out of range 0-65535"
+            raise DatabaseUrlError(f"DATABASE_URL {shown}: {exc}") from None
         return PostgresqlDatabase(
             unquote(parsed.path.lstrip("/")),
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname,
-            port=parsed.port,
+            port=port,
             autorollback=True,
         )
     raise DatabaseUrlError(
-        f"DATABASE_URL {url!r}: unsupported scheme {scheme!r} (use sqlite:/// or postgresql://)"
+        f"DATABASE_URL {shown}: unsupported scheme {scheme!r} (use sqlite:/// or postgresql://)"
     )
 
 
+class DatabaseOpenError(Exception):
+    """The database cannot be opened (server unreachable, login refused, unwritable file);
+    the message names it without its password, on one line."""
+
+
+def one_line(text: str) -> str:
+    """A (driver's multi-line) message on one line."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def open_database(url: str, *, migrate_schema: bool = True) -> Database:
-    """Connect, bind the models and (by default) apply pending migrations."""
+    """Connect, bind the models and (by default) apply pending migrations.
+
+    Raises:
+        DatabaseUrlError: not a database URL etbot understands.
+        DatabaseOpenError: the database cannot be reached or opened.
+    """
     db = connect(url)
     database_proxy.initialize(db)
-    db.connect(reuse_if_open=True)
+    try:
+        db.connect(reuse_if_open=True)
+    except Exception as exc:  # noqa: BLE001 any driver error: unreachable, refused, unwritable
+        reason = one_line(redact(str(exc), url)) or type(exc).__name__
+        raise DatabaseOpenError(f"cannot open the database {redact_url(url)!r}: {reason}") from None
     if migrate_schema:
         migrate(db)
     return db
