@@ -222,3 +222,60 @@ def test_log_lines_never_show_the_password(tmp_path: Path) -> None:
     assert "connection to postgresql://u:***@db.example/etbot failed" in text
     assert "pw123" not in text
     assert "tok-en.secret" not in text
+
+
+# --------------------------------------------------------------------------- errors
+# Every CLI error is one clear line on stderr and a non-zero exit code, never a traceback
+# (issue 12, item 14).
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_export_to_a_missing_folder_is_one_error_line(env_db: Path, capsys) -> None:
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    assert main(["export", "rounds", "--out", "/nonexistent/x.csv"]) != 0
+    line = _one_error_line(capsys.readouterr().err)
+    assert "/nonexistent/x.csv" in line
+    assert "No such file or directory" in line
+
+
+def test_import_with_postgresql_unreachable_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://u:pw123@127.0.0.1:{port}/etbot")
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "-q", str(corpus_info().folder)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"cannot open the database 'postgresql://u:***@127.0.0.1:{port}/etbot'" in line
+    assert "Connection refused" in line
+
+
+def test_unexpected_database_error_is_one_error_line(
+    env_db: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from peewee import OperationalError
+
+    from etbot import rating
+
+    def broken() -> None:
+        raise OperationalError("disk I/O error\nDETAIL: the disk is on fire")
+
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(rating, "rebuild", broken)
+    assert main(["rating", "rebuild"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "disk I/O error" in line
+    assert "the disk is on fire" in line
