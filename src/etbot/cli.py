@@ -4,18 +4,26 @@ bench-data``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from peewee import PeeweeException
+
 from etbot import __version__
 from etbot.config import ConfigError, Settings, load_settings
-from etbot.db import DatabaseOpenError, DatabaseUrlError, redact, url_secrets
+from etbot.db import DatabaseOpenError, DatabaseUrlError, one_line, redact, url_secrets
 
 log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A problem the command reports as its one error line (exit code 1)."""
 
 
 def _setup_logging(level: str) -> None:
@@ -121,7 +129,11 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     if args.out in (None, "-"):
         count = export_rounds(sys.stdout)
     else:
-        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+        try:
+            fh = open(args.out, "w", encoding="utf-8", newline="")  # noqa: SIM115 closed below
+        except OSError as exc:
+            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        with fh:
             count = export_rounds(fh)
         print(f"wrote {count} rows to {args.out}", file=sys.stderr)
     return 0
@@ -301,7 +313,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(settings, args))
     except (ConfigError, DatabaseUrlError, DatabaseOpenError) as exc:
         # These messages name the database without its password already.
-        print(f"error: {redact(str(exc), settings.database_url)}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), settings, 2)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``etbot export rounds | head``): nothing left to say.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except CliError as exc:
+        return _fail(str(exc), settings)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}", settings)
+    except PeeweeException as exc:
+        log.debug("database error", exc_info=True)
+        return _fail(f"database error: {exc}", settings)
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc} (--log-level DEBUG logs the traceback)",
+            settings,
+        )
+
+
+def _fail(message: str, settings: Settings, code: int = 1) -> int:
+    """Print ``message`` as the one error line (no password, one line); return ``code``."""
+    print(f"error: {one_line(redact(message, settings.database_url))}", file=sys.stderr)
+    return code
