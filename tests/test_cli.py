@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -279,3 +281,111 @@ def test_unexpected_database_error_is_one_error_line(
     line = _one_error_line(capsys.readouterr().err)
     assert "disk I/O error" in line
     assert "the disk is on fire" in line
+
+
+# --------------------------------------------------------------------------- odd paths
+# Only regular files are read, with a size cap; every path that is skipped is reported
+# with its reason (issue 12, items 8 and 9). These run `etbot import` in a child process:
+# before the fix a FIFO hangs it and /dev/zero eats the memory, which the test process
+# must survive (a timeout and an address-space limit turn those into failures).
+
+
+def _etbot(
+    args: list[str], cwd: Path, *, unprivileged: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m etbot ARGS`` in ``cwd`` (its own SQLite database there).
+
+    ``unprivileged``: as root, drop the capabilities that let root read any folder
+    (``setpriv``), so a folder without read permission is unreadable as it is for a
+    normal user.
+    """
+    import resource
+    import shutil as sh
+    import sys
+
+    command = [sys.executable, "-m", "etbot", *args]
+    if unprivileged and os.geteuid() == 0:
+        setpriv = sh.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot make a folder unreadable")
+        command = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", *command]
+
+    def limit_memory() -> None:  # reading /dev/zero must not take the machine down
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{cwd / 'etbot.db'}", "LOG_LEVEL": "ERROR"}
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a hang fails the test instead of stalling the suite
+        preexec_fn=limit_memory,
+        check=False,
+    )
+
+
+def _good_round(folder: Path) -> Path:
+    src = first_pair(corpus_files())[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(src, folder / src.name))
+
+
+def test_import_skips_a_fifo_given_directly(tmp_path: Path) -> None:
+    fifo = tmp_path / "2025-01-01-120000-supply-round-1.txt"
+    os.mkfifo(fifo)
+    good = _good_round(tmp_path / "in")
+    done = _etbot(["import", "-q", str(fifo), str(good)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "1 imported" in done.stdout
+    assert f"skipped {fifo}: not a regular file (a FIFO)" in done.stdout
+
+
+def test_import_skips_dev_zero_and_a_txt_symlink_to_it(tmp_path: Path) -> None:
+    link = tmp_path / "2025-01-01-120000-supply-round-1.txt"
+    link.symlink_to("/dev/zero")
+    done = _etbot(["import", "-q", "/dev/zero", str(link)], tmp_path)
+    assert done.returncode == 1, done.stderr  # nothing could be imported
+    assert "0 imported" in done.stdout
+    assert "skipped /dev/zero: not a regular file (a character device)" in done.stdout
+    assert f"skipped {link}: not a regular file (a character device)" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_import_reports_every_skipped_path_in_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "stats"
+    _good_round(folder)
+    locked = folder / "locked"
+    locked.mkdir()
+    shutil.copy(first_pair(corpus_files())[1], locked)
+    fifo = folder / "2025-01-01-120000-supply-round-1.txt"
+    os.mkfifo(fifo)
+    dangling = folder / "2025-01-01-130000-supply-round-1.txt"
+    dangling.symlink_to(folder / "gone.txt")
+    device = folder / "2025-01-01-140000-supply-round-1.txt"
+    device.symlink_to("/dev/zero")
+    locked.chmod(0)
+    try:
+        done = _etbot(["import", "-q", str(folder)], tmp_path, unprivileged=True)
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert "1 imported" in done.stdout
+    assert f"skipped {locked}: cannot read the folder: Permission denied" in done.stdout
+    assert f"skipped {fifo}: not a regular file (a FIFO)" in done.stdout
+    assert f"skipped {dangling}: a symbolic link to nothing (dangling)" in done.stdout
+    assert f"skipped {device}: not a regular file (a character device)" in done.stdout
+    assert "4 skipped" in done.stdout
+
+
+def test_import_of_an_unreadable_folder_says_why(tmp_path: Path) -> None:
+    folder = tmp_path / "stats"
+    _good_round(folder)
+    folder.chmod(0)
+    try:
+        done = _etbot(["import", "-q", str(folder)], tmp_path, unprivileged=True)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 1
+    assert f"skipped {folder}: cannot read the folder: Permission denied" in done.stdout
