@@ -314,7 +314,7 @@ def _etbot(
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{cwd / 'etbot.db'}", "LOG_LEVEL": "ERROR"}
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 this interpreter running etbot, on test paths
         command,
         cwd=cwd,
         env=env,

@@ -235,6 +235,8 @@ class EtBot(commands.InteractionBot):
             await self._tell_import_listeners(report, live)
         for name, reason in report.rejected:
             log.warning("rejected %s: %s", name, reason)
+        for path, reason in report.skipped:
+            log.warning("skipped %s: %s", path, reason)
         if live:
             self.poster.wake()
         return report

@@ -92,11 +92,12 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from etbot.ingest import FileResult, Importer, iter_stats_files
 
     _open_db(settings)
-    missing = [p for p in args.paths if not Path(p).exists()]
+    missing = [p for p in args.paths if not Path(p).exists() and not Path(p).is_symlink()]
     for p in missing:
         print(f"error: {p}: no such file or folder", file=sys.stderr)
-    paths = [p for p in args.paths if Path(p).exists()]
-    files = list(iter_stats_files(paths))
+    paths = [p for p in args.paths if Path(p).exists() or Path(p).is_symlink()]
+    skipped: list[tuple[str, str]] = []
+    files = list(iter_stats_files(paths, skipped))
     console = Console(stderr=True)
     with Progress(
         "[progress.description]{task.description}",
@@ -113,9 +114,12 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             progress.advance(task)
 
         report = Importer().import_paths(files, progress=advance)
+    report.skipped[:0] = skipped
     print(report.summary())
     for name, reason in report.rejected:
         print(f"  rejected {name}: {reason}")
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}")
     # Non-zero only when nothing could be imported (duplicates count as fine).
     if report.imported == 0 and report.duplicates == 0:
         return 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -73,14 +74,100 @@ def db_time(value: datetime) -> str:
     return value.isoformat(" ")
 
 
-def iter_stats_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Expand files and folders (recursively) into ``*.txt`` stats files, sorted."""
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is (for the reason it is skipped)."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "an unknown kind of file"
+
+
+def why_not_a_stats_file(path: Path) -> str | None:
+    """Why ``path`` cannot be imported as a stats file, or None for a regular file.
+
+    Only regular files are read: a FIFO would block the reader forever and a device such
+    as ``/dev/zero`` never ends (symbolic links are followed, so a ``*.txt`` link to one
+    is refused too).
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "a symbolic link to nothing (dangling)"
+        return "no such file or folder"
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"not a regular file ({_kind(st.st_mode)})"
+    return None
+
+
+def iter_stats_files(
+    paths: Iterable[str | os.PathLike[str]], skipped: list[tuple[str, str]] | None = None
+) -> Iterator[Path]:
+    """Expand files and folders (recursively) into stats files: regular files, given
+    directly or named ``*.txt`` in a folder, sorted per folder given.
+
+    Every path left out is appended to ``skipped`` as (path, reason): a folder that cannot
+    be read, and anything that is not a regular file (a FIFO, a device, a dangling
+    symbolic link). Symbolic links to folders are not followed (as ``Path.rglob``).
+    """
+
+    def skip(path: str | os.PathLike[str], reason: str) -> None:
+        if skipped is not None:
+            skipped.append((os.fspath(path), reason))
+
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.txt") if p.is_file())
-        else:
-            yield path
+        if not path.is_dir():
+            reason = why_not_a_stats_file(path)
+            if reason is None:
+                yield path
+            else:
+                skip(path, reason)
+            continue
+
+        def unreadable(exc: OSError, top: Path = path) -> None:
+            skip(exc.filename or top, f"cannot read the folder: {exc.strerror or exc}")
+
+        found = [
+            Path(folder, name)
+            for folder, _dirs, names in os.walk(path, onerror=unreadable)
+            for name in names
+            if name.endswith(".txt")
+        ]
+        for file in sorted(found):
+            reason = why_not_a_stats_file(file)
+            if reason is None:
+                yield file
+            else:
+                skip(file, reason)
+
+
+def read_stats_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The content of a regular file of at most ``limit`` bytes.
+
+    Never blocks (the file is opened non-blocking and must be a regular file when opened,
+    whatever it was when listed) and never reads more than ``limit`` + 1 bytes.
+
+    Raises:
+        OSError: cannot be opened, not a regular file, or larger than ``limit``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"not a regular file ({_kind(mode)})")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"larger than any stats file (more than {limit} bytes)")
+    return data
 
 
 class Importer:
@@ -136,17 +223,18 @@ class Importer:
         batch_size: int = 200,
         progress: Callable[[FileResult], None] | None = None,
     ) -> ImportReport:
-        """Import files and folders; unreadable or bad files are reported, never fatal."""
+        """Import files and folders; unreadable or bad files are reported, never fatal.
+
+        Paths that are not imported at all (see :func:`iter_stats_files`) are listed in
+        the report's ``skipped`` with the reason.
+        """
         report = ImportReport()
         batch: list[tuple[str, bytes]] = []
-        for path in iter_stats_files(paths):
+        for path in iter_stats_files(paths, report.skipped):
             try:
-                size = path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    raise OSError(f"file is {size} bytes, larger than any stats file")
-                data = path.read_bytes()
+                data = read_stats_file(path)
             except OSError as exc:
-                result = FileResult(path.name, "rejected", f"cannot read: {exc}")
+                result = FileResult(path.name, "rejected", f"cannot read: {exc.strerror or exc}")
                 report.add(result)
                 if progress is not None:
                     progress(result)

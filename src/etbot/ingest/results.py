@@ -30,6 +30,9 @@ class ImportReport:
     paired: int = 0
     orphans: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    #: Paths not even read, with the reason: unreadable folders, FIFOs, devices, dangling
+    #: symbolic links (:func:`etbot.ingest.iter_stats_files`).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     #: Rounds inserted, and round 2s re-derived because their pairing changed.
     new_round_ids: list[int] = field(default_factory=list)
     repaired_round_ids: list[int] = field(default_factory=list)
@@ -59,9 +62,10 @@ class ImportReport:
             self.rejected.append((result.file_name, result.reason))
 
     def summary(self) -> str:
-        """One line: imported, duplicates, paired, orphans, rejected."""
-        return (
+        """One line: imported, duplicates, paired, orphans, rejected (and skipped paths)."""
+        line = (
             f"{self.imported} imported, {self.duplicates} duplicates, "
             f"{self.paired} round 2s paired, {self.orphans} orphans, "
             f"{len(self.rejected)} rejected"
         )
+        return line + (f", {len(self.skipped)} skipped" if self.skipped else "")
