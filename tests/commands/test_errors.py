@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from commands.helpers import top_player
+from commands.helpers import add_player_round, top_player
 from discordkit import (
     DiscordRecorder,
 )
@@ -59,22 +59,6 @@ MASKED_LINK = "[click](https://evil.example)"
 RENDERED_LINK = re.compile(r"(?<!\\)\[[^\]]*\]\([^)]*\)")
 
 
-def _with_hostile_player(name: str, guid: str) -> None:
-    """Import one round (dated 2019, outside every recent period) in which ``guid`` plays
-    under ``name``: a copy of a corpus round 1 with its first player line renamed."""
-    from conftest import corpus_files
-    from etbot.ingest import Importer
-
-    src = next(f for f in corpus_files() if f.name.endswith("-round-1.txt"))
-    header, first, *_rest = src.read_bytes().decode("utf-8", "replace").split("\n")
-    head, sep, tabs = first.partition("\t")
-    parts = head.split("\\")
-    line = "\\".join([guid, name, *parts[-3:]]) + sep + tabs
-    file_name = "2019-06-01-200000" + src.name[17:]
-    report = Importer().import_many([(file_name, f"{header}\n{line}\n".encode())])
-    assert [r.status for r in report] == ["imported"], report
-
-
 async def test_typed_markdown_link_is_not_rendered_in_unknown_player_error(
     rec: DiscordRecorder,
 ) -> None:
@@ -91,7 +75,7 @@ async def test_typed_markdown_link_is_not_rendered_in_unknown_player_error(
 async def test_player_name_with_markdown_link_is_escaped_in_no_rounds_error(
     rec: DiscordRecorder,
 ) -> None:
-    _with_hostile_player(MASKED_LINK, "E71C0DE5")
+    add_player_round(MASKED_LINK, "E71C0DE5")
     payload = p.slash_command(
         "stats", [p.option("player", "guid:E71C0DE5"), p.option("period", "7d")]
     )
@@ -111,7 +95,7 @@ async def test_player_name_with_markdown_link_is_escaped_in_stats_title(
 ) -> None:
     from discordkit import ORIGINAL_EDIT
 
-    _with_hostile_player(MASKED_LINK, "E71C0DE5")
+    add_player_round(MASKED_LINK, "E71C0DE5")
     await rec.invoke_slash(p.slash_command("stats", [p.option("player", "guid:E71C0DE5")]))
     [edit] = rec.by_route(ORIGINAL_EDIT)
     title = edit.embeds[0]["title"]
