@@ -85,3 +85,17 @@ def test_choices_fit_discord_limits(alias: str, name: str) -> None:
     assert isinstance(choice, disnake.OptionChoice)
     assert 0 < len(choice.name) <= MAX_CHOICE_LENGTH
     assert choice.value == f"guid:{GUID}"
+
+
+def test_clip_markdown_never_leaves_half_an_escape() -> None:
+    from etbot.commands.formatting import TITLE_MAX, clip_markdown, escape, escaped_title
+
+    assert clip_markdown("abc", 3) == "abc"
+    assert clip_markdown("abcd", 3) == "ab…"
+    assert clip_markdown(escape("a_b"), 3) == "a…"  # not "a\\…", which escapes the ellipsis
+    # four backslashes = two escaped ones: the cut keeps one whole escape, not a half
+    assert clip_markdown("\\\\\\\\x", 4) == "\\\\…"
+    title = escaped_title("_" * 200, " · K/D trend")
+    assert len(title) <= TITLE_MAX
+    assert title.endswith("… · K/D trend")
+    assert not title.removesuffix("… · K/D trend").endswith("\\_\\")

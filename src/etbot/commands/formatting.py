@@ -20,6 +20,9 @@ MAX_CHOICES = 25
 MAX_CHOICE_LENGTH = 100
 #: Characters of typed text echoed back in an error message.
 ECHO_LIMIT = 40
+#: Discord limits: characters of an embed title and of an embed field's name.
+TITLE_MAX = 256
+FIELD_NAME_MAX = 256
 
 
 # --------------------------------------------------------------------------- numbers
@@ -85,6 +88,23 @@ def fmt_stat(key: str, value: float | None) -> str:
 def clip(text: str, limit: int = MAX_CHOICE_LENGTH) -> str:
     """``text`` cut to ``limit`` characters (with an ellipsis when cut)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_markdown(text: str, limit: int) -> str:
+    """Escaped markdown cut to ``limit`` characters (with an ellipsis when cut), never
+    leaving half an escape (a lone backslash) at the cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    trailing = len(cut) - len(cut.rstrip("\\"))
+    if trailing % 2:
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def escaped_title(name: str, suffix: str = "") -> str:
+    """An embed title: ``name`` escaped, cut so that it and ``suffix`` fit Discord's limit."""
+    return clip_markdown(escape(name), TITLE_MAX - len(suffix)) + suffix
 
 
 def escape(text: str) -> str:
