@@ -573,3 +573,52 @@ def test_sqlite_and_postgresql_decide_the_same_about_bad_input(db) -> None:
     assert stored.raw_name == ("^1" + "x" * 300)[:255]
     assert Player.get_by_id(stored.player_id).name == "x" * 128
     assert Alias.get(Alias.player == stored.player_id).name == "x" * 128
+
+
+def test_an_aggregate_error_rejects_only_its_file(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong while summing a file's per-day aggregates (here the database
+    refuses one player's sums) costs that file only: the batch is imported again with the
+    aggregates refreshed per file, and the other files and later batches go on (issue 12,
+    item 2: the error used to roll back the whole batch, outside the files' savepoints)."""
+    from peewee import DataError
+
+    from etbot import aggregates
+
+    files = evening(corpus_files())
+    src = next(p for p in files if p.name.endswith("-round-1.txt"))
+
+    def stranger(header: list[str], players: list[PlayerLine]) -> None:
+        header[2] = "crafted"
+        players[0].guid = "FA11FA11"
+
+    crafted = _crafted(src, src.name[:11] + "235001" + src.name[17:], stranger)
+    refresh = aggregates.refresh
+
+    def refuses_the_stranger(keys: Any) -> int:
+        keys = set(keys)
+        stranger = Player.get_or_none(Player.guid == "FA11FA11")
+        if stranger is not None and any(pid == stranger.id for pid, _day in keys):
+            raise DataError("integer out of range")
+        return refresh(keys)
+
+    monkeypatch.setattr(aggregates, "refresh", refuses_the_stranger)
+    batch = [(p.name, p.read_bytes()) for p in files[:3]] + [crafted]
+    batch += [(p.name, p.read_bytes()) for p in files[3:]]
+    report = ImportReport()
+    Importer().import_many(batch, report)
+    assert report.imported == len(files)
+    assert report.rejected == [
+        (crafted[0], "database error while summing the per-day aggregates: integer out of range")
+    ]
+    assert not Player.select().where(Player.guid == "FA11FA11").exists()
+    monkeypatch.undo()
+
+    def rows() -> list[list[tuple[Any, ...]]]:  # without the ids, which a rebuild renumbers
+        return [sorted(t[1:] for t in m.select().tuples()) for m in (PlayerDay, PlayerWeaponDay)]
+
+    maintained = rows()
+    aggregates.rebuild_all()
+    assert maintained == rows()
+    again = ImportReport()
+    Importer().import_many([crafted], again)  # nothing wrong with the file itself
+    assert again.imported == 1
