@@ -208,7 +208,15 @@ class Importer:
         the busy timeout), the whole batch is rolled back and run again.
         """
         batch = list(files)
-        results = retry_locked(lambda: self._import_batch(batch))
+        try:
+            results = retry_locked(lambda: self._import_batch(batch))
+        except _AggregateFailure as failure:
+            # Rare: find the file(s) at fault by summing each file on its own, inside its
+            # savepoint, so that one file's problem costs that file only.
+            log.warning(
+                "per-day aggregates of a batch failed (%s); importing it file by file", failure
+            )
+            results = retry_locked(lambda: self._import_batch(batch, careful=True))
         report = report if report is not None else ImportReport()
         for result in results:  # only once committed
             report.add(result)
@@ -249,17 +257,31 @@ class Importer:
 
     # ---- one batch, one file
 
-    def _import_batch(self, files: list[tuple[str, bytes]]) -> list[FileResult]:
+    def _import_batch(
+        self, files: list[tuple[str, bytes]], *, careful: bool = False
+    ) -> list[FileResult]:
+        """One transaction: every file in its savepoint, then the derived data.
+
+        ``careful``: refresh each file's per-day aggregates inside its own savepoint (a
+        failure rejects that file) instead of once for the batch (fast, but a failure
+        there belongs to no file: :class:`_AggregateFailure` rolls the batch back).
+        """
         results: list[FileResult] = []
         try:
             with database_proxy.atomic():
                 for file_name, data in files:
-                    results.append(self._import_one(file_name, data))
+                    results.append(self._import_one(file_name, data, careful=careful))
                 # Derived tables follow the rows in the same transaction.
                 new = tuple(r.round_id for r in results if r.round_id is not None)
                 repaired = tuple(i for r in results for i in r.repaired_round_ids)
                 if new or repaired:
-                    aggregates.refresh_rounds([*new, *repaired])
+                    if not careful:
+                        try:
+                            aggregates.refresh_rounds([*new, *repaired])
+                        except Exception as exc:
+                            if is_locked_error(exc):
+                                raise
+                            raise _AggregateFailure(str(exc)) from exc
                     players = frozenset(p for r in results for p in r.player_ids)
                     run_hooks(self._hooks, Batch(new, repaired, players, self.live))
         except BaseException:
@@ -267,7 +289,7 @@ class Importer:
             raise
         return results
 
-    def _import_one(self, file_name: str, data: bytes) -> FileResult:
+    def _import_one(self, file_name: str, data: bytes, *, careful: bool = False) -> FileResult:
         digest = sha256(data)
         if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
             return FileResult(file_name, "duplicate", "same content already imported")
@@ -278,7 +300,15 @@ class Importer:
             return FileResult(file_name, "rejected", reason)
         try:
             with database_proxy.savepoint():
-                return self._store(parsed, data, digest)
+                result = self._store(parsed, data, digest)
+                if careful:
+                    self._refresh_file_aggregates(result)
+                return result
+        except _AggregateFailure as exc:
+            self._forget()
+            reason = f"database error while summing the per-day aggregates: {exc}"
+            log.warning("rejected %s: %s", file_name, reason)
+            return FileResult(file_name, "rejected", reason)
         except IntegrityError as exc:
             self._forget()
             if "file_name" in str(exc) or "round_server_id_file_name" in str(exc):
@@ -346,6 +376,16 @@ class Importer:
             repaired_round_ids=[r for r in written if r != round_id],
             player_ids=list(player_ids.values()),
         )
+
+    def _refresh_file_aggregates(self, result: FileResult) -> None:
+        """The per-day aggregates of one file's rounds (careful mode, inside its savepoint)."""
+        rounds = [r for r in (result.round_id, *result.repaired_round_ids) if r is not None]
+        try:
+            aggregates.refresh_rounds(rounds)
+        except Exception as exc:
+            if is_locked_error(exc):
+                raise
+            raise _AggregateFailure(str(exc).strip()) from exc
 
     # ---- servers, players and aliases
 
@@ -538,6 +578,11 @@ class Importer:
             GamingSession.delete().where(GamingSession.id.in_(plan.merged)).execute()
         execute(sql.update_session, (plan.started_at, plan.ended_at, plan.round_count, plan.keep))
         return int(plan.keep)
+
+
+class _AggregateFailure(Exception):
+    """Refreshing per-day aggregates failed (not for a lock): which file caused it is found
+    by importing the batch again with the aggregates refreshed file by file."""
 
 
 def _reparse(round_id: int) -> ParsedRound:
