@@ -622,3 +622,24 @@ def test_an_aggregate_error_rejects_only_its_file(db, monkeypatch: pytest.Monkey
     again = ImportReport()
     Importer().import_many([crafted], again)  # nothing wrong with the file itself
     assert again.imported == 1
+
+
+def test_a_unique_key_race_on_the_content_is_a_duplicate(
+    db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the same content arrives from another writer between our check and our insert
+    (here: the check never sees it), the unique key on the SHA-256 answers, and the file is
+    reported as a duplicate, not as 'database error: duplicate key' (issue 12, item 5)."""
+    from etbot.ingest.statements import Statements
+
+    original = Statements.__init__
+
+    def blind(self: Statements, param: str) -> None:
+        original(self, param)
+        self.source_exists = self.source_exists.replace(" LIMIT 1", " AND 1 = 0 LIMIT 1")
+
+    monkeypatch.setattr(Statements, "__init__", blind)
+    src = first_pair(corpus_files())[0]
+    report = ImportReport()
+    Importer().import_many([(src.name, src.read_bytes())] * 2, report)
+    assert (report.imported, report.duplicates, report.rejected) == (1, 1, [])

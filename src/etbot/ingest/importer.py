@@ -33,7 +33,7 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
-from etbot.db import as_datetime, is_locked_error, retry_locked
+from etbot.db import as_datetime, is_locked_error, lock_writers, retry_locked
 from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
 from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.ingest.pairing import (
@@ -186,6 +186,8 @@ class Importer:
         self._servers: dict[str, int] = {}
         self._players: dict[str, int] = {}
         self._statements: Statements | None = None
+        #: Gaming sessions the current batch added rounds to (recounted at its end).
+        self._sessions_touched: set[int] = set()
 
     @property
     def _sql(self) -> Statements:
@@ -207,7 +209,9 @@ class Importer:
         When SQLite reports "database is locked" (another writer held the lock longer than
         the busy timeout), the whole batch is rolled back and run again.
         """
-        batch = list(files)
+        # Parsing is pure: done once, before the transaction, so the write lock is held
+        # only for the database work (and a retried batch does not parse again).
+        batch = [_prepare(name, data) for name, data in files]
         try:
             results = retry_locked(lambda: self._import_batch(batch))
         except _AggregateFailure as failure:
@@ -257,20 +261,25 @@ class Importer:
 
     # ---- one batch, one file
 
-    def _import_batch(
-        self, files: list[tuple[str, bytes]], *, careful: bool = False
-    ) -> list[FileResult]:
+    def _import_batch(self, files: list[_Prepared], *, careful: bool = False) -> list[FileResult]:
         """One transaction: every file in its savepoint, then the derived data.
+
+        The transaction first waits for any other import batch to end (the writers'
+        lock, :func:`etbot.db.lock_writers`): batches derive shared rows (players,
+        sessions, aggregates, ratings), so they run one at a time, in any process.
 
         ``careful``: refresh each file's per-day aggregates inside its own savepoint (a
         failure rejects that file) instead of once for the batch (fast, but a failure
         there belongs to no file: :class:`_AggregateFailure` rolls the batch back).
         """
         results: list[FileResult] = []
+        self._sessions_touched = set()
         try:
             with database_proxy.atomic():
-                for file_name, data in files:
-                    results.append(self._import_one(file_name, data, careful=careful))
+                lock_writers()
+                for prepared in files:
+                    results.append(self._import_one(prepared, careful=careful))
+                self._recount_sessions()
                 # Derived tables follow the rows in the same transaction.
                 new = tuple(r.round_id for r in results if r.round_id is not None)
                 repaired = tuple(i for r in results for i in r.repaired_round_ids)
@@ -289,14 +298,14 @@ class Importer:
             raise
         return results
 
-    def _import_one(self, file_name: str, data: bytes, *, careful: bool = False) -> FileResult:
-        digest = sha256(data)
+    def _import_one(self, prepared: _Prepared, *, careful: bool = False) -> FileResult:
+        file_name, data, digest, parsed = prepared
         if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
-            return FileResult(file_name, "duplicate", "same content already imported")
-        try:
-            parsed = parse_round(data, file_name)
-        except ParseError as exc:
-            reason = exc.reason if exc.line is None else f"line {exc.line}: {exc.reason}"
+            return FileResult(file_name, "duplicate", DUPLICATE)
+        if isinstance(parsed, ParseError):
+            reason = (
+                parsed.reason if parsed.line is None else f"line {parsed.line}: {parsed.reason}"
+            )
             return FileResult(file_name, "rejected", reason)
         try:
             with database_proxy.savepoint():
@@ -311,6 +320,10 @@ class Importer:
             return FileResult(file_name, "rejected", reason)
         except IntegrityError as exc:
             self._forget()
+            if "sha256" in str(exc):
+                # Another writer stored the same content after our check (a writer that
+                # does not take the writers' lock): it is a duplicate, not an error.
+                return FileResult(file_name, "duplicate", DUPLICATE)
             if "file_name" in str(exc) or "round_server_id_file_name" in str(exc):
                 reason = (
                     "a different file with the same name from the same server was already "
@@ -376,6 +389,14 @@ class Importer:
             repaired_round_ids=[r for r in written if r != round_id],
             player_ids=list(player_ids.values()),
         )
+
+    def _recount_sessions(self) -> None:
+        """Set the round count of every gaming session the batch touched by counting its
+        rounds: derived, never incremented, so it cannot drift whatever else happened."""
+        touched = sorted(self._sessions_touched)
+        for i in range(0, len(touched), 500):
+            chunk = touched[i : i + 500]
+            execute(self._sql.recount_sessions(len(chunk)), chunk)
 
     def _refresh_file_aggregates(self, result: FileResult) -> None:
         """The per-day aggregates of one file's rounds (careful mode, inside its savepoint)."""
@@ -572,12 +593,30 @@ class Importer:
                 "ended_at": plan.ended_at,
                 "round_count": plan.round_count,
             }
-            return fetch_id(sql.insert_session.sql(), sql.insert_session.values(session))
+            session_id = fetch_id(sql.insert_session.sql(), sql.insert_session.values(session))
+            self._sessions_touched.add(session_id)
+            return session_id
         if plan.merged:  # this round bridges sessions: merge them into the first
             Round.update(session=plan.keep).where(Round.session.in_(plan.merged)).execute()
             GamingSession.delete().where(GamingSession.id.in_(plan.merged)).execute()
         execute(sql.update_session, (plan.started_at, plan.ended_at, plan.round_count, plan.keep))
+        self._sessions_touched.add(int(plan.keep))
         return int(plan.keep)
+
+
+#: The reason of a file whose content is already in the database.
+DUPLICATE = "same content already imported"
+
+#: A file ready for the database: (file name, bytes, SHA-256, parsed round or its error).
+_Prepared = tuple[str, bytes, str, ParsedRound | ParseError]
+
+
+def _prepare(file_name: str, data: bytes) -> _Prepared:
+    try:
+        parsed: ParsedRound | ParseError = parse_round(data, file_name)
+    except ParseError as exc:
+        parsed = exc
+    return file_name, data, sha256(data), parsed
 
 
 class _AggregateFailure(Exception):
