@@ -643,3 +643,70 @@ def test_a_unique_key_race_on_the_content_is_a_duplicate(
     report = ImportReport()
     Importer().import_many([(src.name, src.read_bytes())] * 2, report)
     assert (report.imported, report.duplicates, report.rejected) == (1, 1, [])
+
+
+# --------------------------------------------------------------------------- slow writers
+# Issue 12, item 11: a file imported while its writer paused (the first players only) is
+# replaced by the complete file when that arrives, and everything derived from it follows.
+
+
+def _ratings() -> list[tuple[Any, ...]]:
+    from etbot.models import PlayerRating
+
+    guids = {p.id: p.guid for p in Player.select(Player.id, Player.guid)}
+    return sorted((guids[r.player_id], r.mu, r.sigma, r.maps) for r in PlayerRating.select())
+
+
+def _start_afresh(database: Any) -> None:
+    from etbot.db import drop_everything, migrate
+
+    drop_everything(database)
+    migrate(database)
+
+
+@pytest.mark.parametrize("grown_round", [1, 2])
+def test_a_round_file_that_grows_after_import_replaces_the_partial_one(
+    db, grown_round: int
+) -> None:
+    files = evening(corpus_files())
+    pair = first_pair(files)
+    grown = pair[grown_round - 1]
+    header, players = read_round(grown)
+    assert len(players) >= 4
+    partial = write_round(header, players[: len(players) // 2])  # the writer paused here
+    first = ImportReport()
+    Importer().import_many([(p.name, p.read_bytes()) for p in files if p != grown], first)
+    Importer().import_many([(grown.name, partial)], first)
+    assert first.imported == len(files)
+
+    report = ImportReport()
+    Importer().import_many([(grown.name, grown.read_bytes())], report)
+    assert report.rejected == []
+    assert (report.imported, report.replaced) == (0, 1)
+    assert "1 replaced" in report.summary()
+    replaced, ratings = dump(), _ratings()
+    assert ratings
+
+    # Exactly what importing the complete files gives, derived data included.
+    _start_afresh(db)
+    import_files(files)
+    assert dump() == replaced
+    assert _ratings() == ratings
+
+
+def test_a_file_with_the_same_name_that_did_not_just_grow_is_still_refused(db) -> None:
+    src = first_pair(corpus_files())[0]
+    import_files([src])
+    before = dump()
+    header, players = read_round(src)
+    fewer = write_round(header, players[1:])  # a player line is gone
+    line = next(p for p in players if any(v not in ("0", p.ints[0]) for v in p.ints[1:]))
+    at = next(i for i, v in enumerate(line.ints) if i and v != "0")
+    line.ints[at] = str(int(line.ints[at]) - 1)
+    lower = write_round(header, players)  # a counter went down
+    for content in (fewer, lower):
+        report = ImportReport()
+        Importer().import_many([(src.name, content)], report)
+        assert len(report.rejected) == 1
+        assert "a different file with the same name" in report.rejected[0][1]
+        assert dump() == before
