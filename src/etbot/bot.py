@@ -237,6 +237,8 @@ class EtBot(commands.InteractionBot):
             log.warning("rejected %s: %s", name, reason)
         for path, reason in report.skipped:
             log.warning("skipped %s: %s", path, reason)
+        for name, reason in report.replacements:
+            log.info("replaced %s: %s", name, reason)
         if live:
             self.poster.wake()
         return report

@@ -118,10 +118,12 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     print(report.summary())
     for name, reason in report.rejected:
         print(f"  rejected {name}: {reason}")
+    for name, reason in report.replacements:
+        print(f"  replaced {name}: {reason}")
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
     # Non-zero only when nothing could be imported (duplicates count as fine).
-    if report.imported == 0 and report.duplicates == 0:
+    if report.imported == 0 and report.duplicates == 0 and report.replaced == 0:
         return 1
     return 0
 

@@ -7,14 +7,17 @@ the statements of :mod:`~etbot.ingest.statements`.
 
 * A file is identified by the SHA-256 of its bytes; the same content twice is a no-op.
   A different file with an already imported name from the same server is rejected (we
-  never silently replace data).
+  never silently replace data), unless it is the file imported before written further
+  (a slow writer: :mod:`~etbot.ingest.growth`); then it replaces that round in place and
+  everything derived from it is derived again.
 * Every new round re-pairs its cluster; each round 2 whose partner changed is re-derived
   from its stored file (``source_file.content``), so the import order never matters.
 * Unpaired round 2s are orphans: stored as written, flagged, left out of aggregates.
 
 Atomicity: an import batch is one transaction and each file runs inside its own
 savepoint, so a bad file rolls back completely while the rest of the batch goes on, and
-a crash leaves no half file. Everything here is synchronous peewee code; the bot runs it
+a crash leaves no half file. Batches of several processes run one at a time
+(:func:`etbot.db.lock_writers`, SQLite's IMMEDIATE transactions). Everything here is synchronous peewee code; the bot runs it
 off the event loop.
 """
 
@@ -35,6 +38,7 @@ from peewee import IntegrityError
 from etbot import aggregates
 from etbot.db import as_datetime, is_locked_error, lock_writers, retry_locked
 from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
+from etbot.ingest.growth import grew_from
 from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.ingest.pairing import (
     ClusterRound,
@@ -303,13 +307,24 @@ class Importer:
         if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
             return FileResult(file_name, "duplicate", DUPLICATE)
         if isinstance(parsed, ParseError):
-            reason = (
-                parsed.reason if parsed.line is None else f"line {parsed.line}: {parsed.reason}"
+            where = "" if parsed.line is None else f"line {parsed.line}: "
+            return FileResult(file_name, "rejected", where + parsed.reason)
+        result = self._in_savepoint(file_name, lambda: self._store(parsed, data, digest), careful)
+        if result is _CLASH:
+            # The name is taken: the file may be the complete version of a partial one.
+            result = self._in_savepoint(
+                file_name, lambda: self._replace(parsed, data, digest), careful
             )
-            return FileResult(file_name, "rejected", reason)
+        return result
+
+    def _in_savepoint(
+        self, file_name: str, store: Callable[[], FileResult], careful: bool
+    ) -> FileResult:
+        """Run ``store`` in a savepoint: whatever fails rolls back this file, never half of
+        it, and becomes its result (:data:`_CLASH` when its name is taken)."""
         try:
             with database_proxy.savepoint():
-                result = self._store(parsed, data, digest)
+                result = store()
                 if careful:
                     self._refresh_file_aggregates(result)
                 return result
@@ -318,6 +333,9 @@ class Importer:
             reason = f"database error while summing the per-day aggregates: {exc}"
             log.warning("rejected %s: %s", file_name, reason)
             return FileResult(file_name, "rejected", reason)
+        except _NotGrown as exc:
+            self._forget()
+            return FileResult(file_name, "rejected", f"{CLASH} ({exc})")
         except IntegrityError as exc:
             self._forget()
             if "sha256" in str(exc):
@@ -325,13 +343,8 @@ class Importer:
                 # does not take the writers' lock): it is a duplicate, not an error.
                 return FileResult(file_name, "duplicate", DUPLICATE)
             if "file_name" in str(exc) or "round_server_id_file_name" in str(exc):
-                reason = (
-                    "a different file with the same name from the same server was already "
-                    "imported (re-uploaded with other content?)"
-                )
-            else:
-                reason = f"database error: {exc}"
-            return FileResult(file_name, "rejected", reason)
+                return _CLASH
+            return FileResult(file_name, "rejected", f"database error: {exc}")
         except Exception as exc:
             # Any database error rolls back this whole file (the savepoint), never half.
             self._forget()
@@ -528,16 +541,7 @@ class Importer:
         Returns {round 2 id: round 1 id or None} for the round 2s (re)written. A brand-new
         round 2 (in ``parsed_by_id``) is always written here.
         """
-        sql = self._sql
-
-        def fetch(lo: datetime, hi: datetime) -> list[ClusterRound]:
-            cursor = execute(sql.cluster, (server_id, mapname, lo, hi))
-            return [
-                ClusterRound(rid, as_datetime(ended_at), *rest)
-                for rid, ended_at, *rest in cursor.fetchall()
-            ]
-
-        plan = plan_repair(cluster_around(around, fetch), parsed_by_id)
+        plan = plan_repair(self._cluster(server_id, mapname, around), parsed_by_id)
         if not plan:
             return {}
         stored = [r.round2.id for r in plan if r.round2.id not in parsed_by_id]
@@ -547,32 +551,128 @@ class Importer:
             MapResult.delete().where(MapResult.round2.in_(stored)).execute()
         written: dict[int, int | None] = {}
         for round2, round1 in plan:
-            r2_id = round2.id
-            r1_id = None if round1 is None else round1.id
-            written[r2_id] = r1_id
-            execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
-            parsed = parsed_by_id.get(r2_id)
-            if parsed is None:
-                parsed = _reparse(r2_id)
-                PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
-                WeaponRound.delete().where(WeaponRound.round == r2_id).execute()
-            self._write_rows(r2_id, parsed, self._player_ids_for(parsed.players), r1_id)
-            if round1 is not None:
-                outcome, winner = map_outcome_from(
-                    round1.winner, round1.defender, parsed.winner, parsed.defender
-                )
-                result = {
-                    "round1": round1.id,
-                    "round2": r2_id,
-                    "map": mapname,
-                    "ended_at": round2.ended_at,
-                    "outcome": outcome,
-                    "winner_team": winner,
-                    "round1_time_s": round1.round_time_s,
-                    "round2_time_s": parsed.round_time_s,
-                }
-                execute(sql.insert_map_result.sql(), sql.insert_map_result.values(result))
+            written[round2.id] = None if round1 is None else round1.id
+            self._write_round2(round2, round1, parsed_by_id.get(round2.id), mapname)
         return written
+
+    def _write_round2(
+        self,
+        round2: ClusterRound,
+        round1: ClusterRound | None,
+        parsed: ParsedRound | None,
+        mapname: str,
+    ) -> None:
+        """(Re)write a round 2 paired with ``round1`` (None: orphan): its pairing, its rows
+        (from ``parsed``, else from its stored file, replacing the rows it has) and the
+        map result. Its old map result must be gone already."""
+        sql = self._sql
+        r2_id = round2.id
+        r1_id = None if round1 is None else round1.id
+        execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
+        if parsed is None:
+            parsed = _reparse(r2_id)
+            PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
+            WeaponRound.delete().where(WeaponRound.round == r2_id).execute()
+        self._write_rows(r2_id, parsed, self._player_ids_for(parsed.players), r1_id)
+        if round1 is not None:
+            outcome, winner = map_outcome_from(
+                round1.winner, round1.defender, parsed.winner, parsed.defender
+            )
+            result = {
+                "round1": round1.id,
+                "round2": r2_id,
+                "map": mapname,
+                "ended_at": round2.ended_at,
+                "outcome": outcome,
+                "winner_team": winner,
+                "round1_time_s": round1.round_time_s,
+                "round2_time_s": parsed.round_time_s,
+            }
+            execute(sql.insert_map_result.sql(), sql.insert_map_result.values(result))
+
+    def _cluster(self, server_id: int, mapname: str, around: datetime) -> list[ClusterRound]:
+        """The rounds of one map and server chained to ``around`` (see ``cluster_around``)."""
+        sql = self._sql
+
+        def fetch(lo: datetime, hi: datetime) -> list[ClusterRound]:
+            cursor = execute(sql.cluster, (server_id, mapname, lo, hi))
+            return [
+                ClusterRound(rid, as_datetime(ended_at), *rest)
+                for rid, ended_at, *rest in cursor.fetchall()
+            ]
+
+        return cluster_around(around, fetch)
+
+    # ---- slow writers: a partial file replaced by its complete version
+
+    def _replace(self, parsed: ParsedRound, data: bytes, digest: str) -> FileResult:
+        """Replace the round imported from a partial version of this file (same name, same
+        server) by ``parsed``, if ``parsed`` grew from it (:mod:`etbot.ingest.growth`);
+        re-derive what depends on it: its rows, the round 2 paired with it, the map
+        result; the caller's batch refreshes aggregates and runs the hooks on them.
+
+        Raises:
+            _NotGrown: ``parsed`` is another file, not the partial one written further.
+        """
+        server_id = self._server_id(parsed.server_name)
+        row = (
+            Round.select(Round.id, Round.source, Round.session, Round.round1)
+            .where((Round.server == server_id) & (Round.file_name == parsed.file_name))
+            .get()
+        )
+        source = SourceFile.get_by_id(row.source_id)
+        old = parse_round(zlib.decompress(source.content), source.file_name)
+        problem = grew_from(old, parsed)
+        if problem is not None:
+            raise _NotGrown(problem)
+        SourceFile.update(
+            sha256=digest, content=zlib.compress(data, 1), imported_at=datetime.now()
+        ).where(SourceFile.id == source.id).execute()
+        humans = [p for p in parsed.players if not p.is_bot]
+        Round.update(
+            config=parsed.config,
+            defender=parsed.defender,
+            winner=parsed.winner,
+            time_limit_s=parsed.time_limit_s,
+            round_time_s=parsed.round_time_s,
+            play_time_ms=parsed.play_time_ms,
+            layout=parsed.layout,
+            player_count=len(humans),
+            bot_count=len(parsed.players) - len(humans),
+        ).where(Round.id == row.id).execute()
+        # Players and aliases: only the lines the partial file did not have are new (the
+        # others were counted then, with the same name: grew_from checked).
+        known = {p.guid for p in old.players if not p.is_bot}
+        self._upsert_players([p for p in humans if p.guid not in known], db_time(parsed.ended_at))
+        player_ids = self._player_ids_for(humans)
+        PlayerRound.delete().where(PlayerRound.round == row.id).execute()
+        WeaponRound.delete().where(WeaponRound.round == row.id).execute()
+        changed = [row.id]
+        if parsed.round_no == 1:
+            self._write_rows(row.id, parsed, player_ids, None)
+            round2_id = Round.select(Round.id).where(Round.round1 == row.id).scalar()
+            round2_parsed = None  # its rows depend on this round 1: re-derived from its file
+        else:
+            round2_id, round2_parsed = row.id, parsed
+        if round2_id is not None:
+            cluster = {r.id: r for r in self._cluster(server_id, parsed.map, parsed.ended_at)}
+            round2 = cluster[round2_id]
+            round1 = cluster.get(round2.round1_id) if round2.round1_id is not None else None
+            MapResult.delete().where(MapResult.round2 == round2_id).execute()
+            self._write_round2(round2, round1, round2_parsed, parsed.map)
+            if round2_id != row.id:
+                changed.append(round2_id)
+        if row.session_id is not None:
+            self._sessions_touched.add(row.session_id)
+        return FileResult(
+            parsed.file_name,
+            "replaced",
+            f"the partial file imported before grew: {len(old.players)} → "
+            f"{len(parsed.players)} player lines",
+            round_no=parsed.round_no,
+            repaired_round_ids=changed,
+            player_ids=list(player_ids.values()),
+        )
 
     # ---- sessions
 
@@ -606,6 +706,18 @@ class Importer:
 
 #: The reason of a file whose content is already in the database.
 DUPLICATE = "same content already imported"
+#: The reason of a file whose name is taken by another file of the same server.
+CLASH = (
+    "a different file with the same name from the same server was already imported "
+    "(re-uploaded with other content?)"
+)
+#: What :meth:`Importer._in_savepoint` returns when the file's name is taken.
+_CLASH = FileResult("", "clash", CLASH)
+
+
+class _NotGrown(Exception):
+    """A file with a taken name that is not the partial file written further."""
+
 
 #: A file ready for the database: (file name, bytes, SHA-256, parsed round or its error).
 _Prepared = tuple[str, bytes, str, ParsedRound | ParseError]
