@@ -17,8 +17,8 @@ the statements of :mod:`~etbot.ingest.statements`.
 Atomicity: an import batch is one transaction and each file runs inside its own
 savepoint, so a bad file rolls back completely while the rest of the batch goes on, and
 a crash leaves no half file. Batches of several processes run one at a time
-(:func:`etbot.db.lock_writers`, SQLite's IMMEDIATE transactions). Everything here is synchronous peewee code; the bot runs it
-off the event loop.
+(:func:`etbot.db.lock_writers`, SQLite's IMMEDIATE transactions). Everything here is
+synchronous peewee code; the bot runs it off the event loop.
 """
 
 from __future__ import annotations
