@@ -424,6 +424,8 @@ def _parse_header(fields: list[str], file_name: str) -> dict[str, object]:
 
 
 def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
+    # A minus sign anywhere: check every number's lower bound (rare, so only then).
+    signed = "-" in line
     head, *tabs = line.split("\t")
     parts = head.split("\\")
     if len(parts) < 5:
@@ -483,7 +485,7 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
             f"weapon mask announces {mask.bit_count()} weapons ({pos} values) "
             f"but the line has {len(values)}"
         )
-    if values and (min(values) < 0 or max(values) > MAX_WEAPON_VALUE):
+    if values and (signed or max(values) > MAX_WEAPON_VALUE):
         _check_weapons(weapons)
     # A trailing TAB before the newline would leave an empty last field.
     if tabs and tabs[-1].strip() == "" and len(tabs) - 1 in LAYOUTS:
@@ -509,7 +511,7 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
         value = tab[name]
         if value is not None and not math.isfinite(value):
             raise ValueError(f"{name} is not a finite number: {value!r}")
-    if min(converted) < 0 or max(converted) > MAX_COUNTER:
+    if signed or max(converted) > MAX_COUNTER:
         for name, value in zip(names, converted, strict=True):
             if not 0 <= value <= MAX_COUNTER:
                 raise _out_of_range(name, value, MAX_COUNTER)
@@ -562,8 +564,8 @@ def parse_round(data: bytes, file_name: str) -> ParsedRound:
             f"header says round {header['round_no']} but the file name says round {name_round}",
             line=1,
         )
-    count = sum(1 for line in lines[1:] if line.strip())
-    if count > MAX_PLAYERS:
+    count = len(lines) - 1
+    if count > MAX_PLAYERS and (count := sum(1 for ln in lines[1:] if ln.strip())) > MAX_PLAYERS:
         raise ParseError(
             file_name,
             f"{count} player lines, more than a game server holds (at most {MAX_PLAYERS})",
