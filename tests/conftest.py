@@ -190,6 +190,48 @@ def first_pair(files: list[Path]) -> tuple[Path, Path]:
     raise AssertionError("the corpus has no round 1 directly followed by its round 2")
 
 
+@dataclass
+class PlayerLine:
+    """One player line of a stats file, as text fields, for tests that craft files."""
+
+    guid: str
+    name: str
+    rounds: str
+    team: str
+    #: The weapon mask, then 5 ints per weapon (hits, shots, kills, deaths, headshots).
+    ints: list[str]
+    tabs: list[str]
+    #: Whitespace after the ints (the script writes a space before the first TAB).
+    gap: str = ""
+
+    def text(self) -> str:
+        weapons = " ".join(self.ints) + self.gap
+        head = "\\".join([self.guid, self.name, self.rounds, self.team, weapons])
+        return "\t".join([head, *self.tabs])
+
+
+def read_round(path: Path) -> tuple[list[str], list[PlayerLine]]:
+    """A stats file as (header fields, player lines), to change and :func:`write_round`.
+
+    latin-1 both ways keeps every byte as it was (names need not be UTF-8)."""
+    header, *lines = path.read_bytes().decode("latin-1").rstrip("\n").split("\n")
+    players = []
+    for line in lines:
+        head, *tabs = line.split("\t")
+        parts = head.split("\\")
+        name = "\\".join(parts[1:-3])
+        ints = parts[-1]
+        gap = ints[len(ints.rstrip()) :]
+        players.append(PlayerLine(parts[0], name, parts[-3], parts[-2], ints.split(), tabs, gap))
+    return header.split("\\"), players
+
+
+def write_round(header: list[str], players: list[PlayerLine]) -> bytes:
+    """The bytes of a stats file from :func:`read_round`'s parts."""
+    lines = ["\\".join(header), *(p.text() for p in players)]
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
 #: File names :func:`until_watching` writes; callbacks leave them out.
 PROBE_PREFIX = "watcher-probe-"
 

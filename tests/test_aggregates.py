@@ -193,3 +193,30 @@ def test_migration_backfills_existing_rows(db: Database) -> None:
     )
     assert migrate(db) == ["0002_player_day", "0003_player_map_day"]
     assert snapshot() == expected
+
+
+def test_day_totals_beyond_32_bits_are_stored(db: Database) -> None:
+    """216 rounds of one player on one day, each with 9,999,999 damage (within the
+    parser's bounds): the day's sum, 2,159,999,784, needs 64 bits (issue 12, item 2). On
+    PostgreSQL the 32-bit player_day columns made the whole batch fail."""
+    from conftest import read_round, write_round
+
+    src = next(p for p in corpus_files() if p.name.endswith("-round-1.txt"))
+    header, players = read_round(src)
+    header[1] = "bigday"  # a map of its own: nothing pairs with these rounds
+    player = players[0]
+    player.tabs[0] = "9999999"
+    files = []
+    for i in range(216):
+        minute = 6 * i
+        name = f"2032-02-02-{minute // 60:02d}{minute % 60:02d}00-bigday-round-1.txt"
+        header[2] = f"cfg{i}"  # each file its own content
+        files.append((name, write_round(header, [player])))
+    report = ImportReport()
+    Importer().import_many(files, report)
+    assert report.imported == 216, report.rejected
+    (day,) = PlayerDay.select().where(PlayerDay.day == date(2032, 2, 2))
+    assert day.damage_given == 216 * 9_999_999
+    (by_map,) = PlayerMapDay.select().where(PlayerMapDay.day == date(2032, 2, 2))
+    assert by_map.damage_given == 216 * 9_999_999
+    assert snapshot() == rebuilt()

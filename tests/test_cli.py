@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,207 @@ def test_export_protects_against_formula_injection(env_db: Path, tmp_path: Path)
 )
 def test_safe_cell(value, expected) -> None:
     assert safe_cell(value) == expected
+
+
+def test_database_url_errors_never_show_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://u:pw123@h/x")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "'mysql://u:***@h/x': unsupported scheme 'mysql'" in err
+    assert "pw123" not in err
+
+
+def test_log_lines_never_show_the_password(tmp_path: Path) -> None:
+    """Whatever a module logs (here: the URL itself, and an exception quoting it), the
+    handlers etbot's command line sets up print it redacted."""
+    import logging
+
+    from etbot.cli import redact_logs
+
+    url = "postgresql://u:pw123@db.example/etbot"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        redact_logs([handler], url=url, token="tok-en.secret")
+        log = logging.getLogger("etbot.test")
+        log.error("cannot reach %s (token %s)", url, "tok-en.secret")
+        try:
+            raise RuntimeError(f"connection to {url} failed")
+        except RuntimeError:
+            log.exception("import failed")
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert "postgresql://u:***@db.example/etbot" in text
+    assert "connection to postgresql://u:***@db.example/etbot failed" in text
+    assert "pw123" not in text
+    assert "tok-en.secret" not in text
+
+
+# --------------------------------------------------------------------------- errors
+# Every CLI error is one clear line on stderr and a non-zero exit code, never a traceback
+# (issue 12, item 14).
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_export_to_a_missing_folder_is_one_error_line(env_db: Path, capsys) -> None:
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    assert main(["export", "rounds", "--out", "/nonexistent/x.csv"]) != 0
+    line = _one_error_line(capsys.readouterr().err)
+    assert "/nonexistent/x.csv" in line
+    assert "No such file or directory" in line
+
+
+def test_import_with_postgresql_unreachable_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://u:pw123@127.0.0.1:{port}/etbot")
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "-q", str(corpus_info().folder)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"cannot open the database 'postgresql://u:***@127.0.0.1:{port}/etbot'" in line
+    assert "Connection refused" in line
+
+
+def test_unexpected_database_error_is_one_error_line(
+    env_db: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from peewee import OperationalError
+
+    from etbot import rating
+
+    def broken() -> None:
+        raise OperationalError("disk I/O error\nDETAIL: the disk is on fire")
+
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(rating, "rebuild", broken)
+    assert main(["rating", "rebuild"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "disk I/O error" in line
+    assert "the disk is on fire" in line
+
+
+# --------------------------------------------------------------------------- odd paths
+# Only regular files are read, with a size cap; every path that is skipped is reported
+# with its reason (issue 12, items 8 and 9). These run `etbot import` in a child process:
+# before the fix a FIFO hangs it and /dev/zero eats the memory, which the test process
+# must survive (a timeout and an address-space limit turn those into failures).
+
+
+def _etbot(
+    args: list[str], cwd: Path, *, unprivileged: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m etbot ARGS`` in ``cwd`` (its own SQLite database there).
+
+    ``unprivileged``: as root, drop the capabilities that let root read any folder
+    (``setpriv``), so a folder without read permission is unreadable as it is for a
+    normal user.
+    """
+    import resource
+    import shutil as sh
+    import sys
+
+    command = [sys.executable, "-m", "etbot", *args]
+    if unprivileged and os.geteuid() == 0:
+        setpriv = sh.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot make a folder unreadable")
+        command = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", *command]
+
+    def limit_memory() -> None:  # reading /dev/zero must not take the machine down
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{cwd / 'etbot.db'}", "LOG_LEVEL": "ERROR"}
+    return subprocess.run(  # noqa: S603 this interpreter running etbot, on test paths
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a hang fails the test instead of stalling the suite
+        preexec_fn=limit_memory,
+        check=False,
+    )
+
+
+def _good_round(folder: Path) -> Path:
+    src = first_pair(corpus_files())[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(src, folder / src.name))
+
+
+def test_import_skips_a_fifo_given_directly(tmp_path: Path) -> None:
+    fifo = tmp_path / "2025-01-01-120000-supply-round-1.txt"
+    os.mkfifo(fifo)
+    good = _good_round(tmp_path / "in")
+    done = _etbot(["import", "-q", str(fifo), str(good)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "1 imported" in done.stdout
+    assert f"skipped {fifo}: not a regular file (a FIFO)" in done.stdout
+
+
+def test_import_skips_dev_zero_and_a_txt_symlink_to_it(tmp_path: Path) -> None:
+    link = tmp_path / "2025-01-01-120000-supply-round-1.txt"
+    link.symlink_to("/dev/zero")
+    done = _etbot(["import", "-q", "/dev/zero", str(link)], tmp_path)
+    assert done.returncode == 1, done.stderr  # nothing could be imported
+    assert "0 imported" in done.stdout
+    assert "skipped /dev/zero: not a regular file (a character device)" in done.stdout
+    assert f"skipped {link}: not a regular file (a character device)" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_import_reports_every_skipped_path_in_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "stats"
+    _good_round(folder)
+    locked = folder / "locked"
+    locked.mkdir()
+    shutil.copy(first_pair(corpus_files())[1], locked)
+    fifo = folder / "2025-01-01-120000-supply-round-1.txt"
+    os.mkfifo(fifo)
+    dangling = folder / "2025-01-01-130000-supply-round-1.txt"
+    dangling.symlink_to(folder / "gone.txt")
+    device = folder / "2025-01-01-140000-supply-round-1.txt"
+    device.symlink_to("/dev/zero")
+    locked.chmod(0)
+    try:
+        done = _etbot(["import", "-q", str(folder)], tmp_path, unprivileged=True)
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert "1 imported" in done.stdout
+    assert f"skipped {locked}: cannot read the folder: Permission denied" in done.stdout
+    assert f"skipped {fifo}: not a regular file (a FIFO)" in done.stdout
+    assert f"skipped {dangling}: a symbolic link to nothing (dangling)" in done.stdout
+    assert f"skipped {device}: not a regular file (a character device)" in done.stdout
+    assert "4 skipped" in done.stdout
+
+
+def test_import_of_an_unreadable_folder_says_why(tmp_path: Path) -> None:
+    folder = tmp_path / "stats"
+    _good_round(folder)
+    folder.chmod(0)
+    try:
+        done = _etbot(["import", "-q", str(folder)], tmp_path, unprivileged=True)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 1
+    assert f"skipped {folder}: cannot read the folder: Permission denied" in done.stdout

@@ -93,3 +93,115 @@ async def test_db_run_works_off_the_event_loop(sqlite_db) -> None:
     assert results == [0] * 5
     assert loop_thread not in seen
     dbx.close()
+
+
+# --------------------------------------------------------------------------- credentials
+# The database password never appears in a message or a log line (issue 12, item 7).
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw123@db.example:5433/etbot", "postgresql://u:***@db.example:5433/etbot"),
+        ("postgres://u:p%40ss@h/x", "postgres://u:***@h/x"),
+        ("postgresql://u:p@ss/w0rd@h/x", "postgresql://u:***@h/x"),  # unencoded @ and /
+        ("postgresql://u@h/x", "postgresql://u@h/x"),
+        ("mysql://u:pw123@h/x", "mysql://u:***@h/x"),
+        ("sqlite:///etbot.db", "sqlite:///etbot.db"),
+        ("nonsense", "nonsense"),
+    ],
+)
+def test_redact_url_hides_only_the_password(url: str, shown: str) -> None:
+    from etbot.db import redact_url
+
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u:pw123@h/x", "postgresql://u:pw123@host/", "postgresql://u:pw123@h:99999/x"]
+)
+def test_bad_url_errors_hide_the_password(url: str) -> None:
+    with pytest.raises(DatabaseUrlError) as caught:
+        connect(url)
+    assert "pw123" not in str(caught.value)
+    assert "u:***@" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- concurrent writers
+# Issue 12, item 4 (the end-to-end test is tests/test_ingest_concurrent.py).
+
+
+def test_sqlite_transactions_take_the_write_lock_when_they_begin(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE: a transaction that reads first and writes later can never meet a
+    commit of another process in between (that stale-snapshot busy error is immediate:
+    no busy timeout waits for it)."""
+    path = tmp_path / "immediate.db"
+    db = open_database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with db.atomic():
+            Player.select().count()  # only a read so far…
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # …and yet no other writer may begin
+        other.execute("BEGIN IMMEDIATE")  # free again after the commit
+        other.execute("COMMIT")
+    finally:
+        other.close()
+        db.close()
+
+
+def test_retry_locked_outlasts_a_long_writer() -> None:
+    """Not four retries and a traceback: retries go on (pauses growing to a few seconds)
+    until the budget is spent. A virtual clock: the pauses are counted, not slept."""
+    pauses: list[float] = []
+    clock = {"now": 0.0}
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        clock["now"] += seconds
+
+    def now() -> float:
+        return clock["now"]
+
+    calls = []
+
+    def busy_for_a_while() -> str:
+        calls.append(1)
+        if len(calls) <= 30:
+            raise OperationalError("database is locked")
+        return "ok"
+
+    assert retry_locked(busy_for_a_while, clock=now, sleep=sleep) == "ok"
+    assert len(calls) == 31
+    assert max(pauses) <= 7.5  # at most RETRY_MAX_DELAY with +50 % jitter
+    assert sum(pauses) > 60  # it waited for minutes, as long as a writer could need
+
+    def always_busy() -> None:
+        raise OperationalError("database is locked")
+
+    pauses.clear()
+    with pytest.raises(OperationalError):
+        retry_locked(always_busy, budget=30, clock=now, sleep=sleep)
+    assert sum(pauses) <= 30
+
+
+def test_two_processes_migrate_a_new_database_one_after_the_other(tmp_path: Path) -> None:
+    """Two processes opening one new SQLite database at once: one applies the migrations,
+    the other finds nothing left to apply (before: a UNIQUE error on schema_migration)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    script = (
+        "import sys; from etbot.db import open_database; from etbot.models import Player; "
+        "open_database(sys.argv[1]); print(Player.select().count())"
+    )
+    procs = [
+        subprocess.Popen(  # noqa: S603 this interpreter, our own script
+            [sys.executable, "-c", script, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outs]
+    assert [out.strip() for out, _ in outs] == [b"0"] * 4

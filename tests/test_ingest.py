@@ -15,8 +15,17 @@ from typing import Any
 import pytest
 from peewee import fn
 
-from conftest import corpus_files, corpus_info, evening, first_pair, import_files
-from etbot.ingest import Importer, pair_rounds
+from conftest import (
+    PlayerLine,
+    corpus_files,
+    corpus_info,
+    evening,
+    first_pair,
+    import_files,
+    read_round,
+    write_round,
+)
+from etbot.ingest import Importer, ImportReport, pair_rounds
 from etbot.models import (
     Alias,
     GamingSession,
@@ -451,3 +460,253 @@ def test_database_locked_retries_the_whole_batch(sqlite_db, monkeypatch) -> None
     assert report.imported == len(files)
     assert calls["n"] == len(files) + 3  # first attempt stopped at file 3, then all again
     assert Round.select().count() == len(files)
+
+
+# --------------------------------------------------------------------------- bad input
+# Issue 12, items 2 and 12: crafted numbers never reach the database, and SQLite and
+# PostgreSQL decide the same about every bad file, with a clear reason.
+
+
+def _crafted(src: Path, file_name: str, edit: Any) -> tuple[str, bytes]:
+    """``src`` as (file name, bytes) after ``edit(header, players)`` changed its parts."""
+    header, players = read_round(src)
+    edit(header, players)
+    return file_name, write_round(header, players)
+
+
+def test_huge_counters_are_rejected_and_the_batch_keeps_every_good_file(db) -> None:
+    """Two files of one day give one real player 2^62 hits: before the fix their per-day sum
+    overflowed outside the files' savepoints and the whole batch was lost (SQLite), or they
+    were 'database errors' (PostgreSQL)."""
+    files = evening(corpus_files())
+    src = next(p for p in files if p.name.endswith("-round-1.txt"))
+    day = src.name[:10]
+
+    def huge(tag: str) -> Any:
+        def edit(header: list[str], players: list[PlayerLine]) -> None:
+            header[2] = f"crafted-{tag}"  # other content, so not a duplicate
+            players[0].ints[1] = str(2**62)  # hits of the first weapon
+
+        return edit
+
+    crafted = [
+        _crafted(src, f"{day}-235001-{src.name[18:]}", huge("a")),
+        _crafted(src, f"{day}-235501-{src.name[18:]}", huge("b")),
+    ]
+    batch = [(p.name, p.read_bytes()) for p in files] + crafted
+    report = ImportReport()
+    Importer().import_many(batch, report)
+    assert report.imported == len(files)
+    assert [name for name, _ in report.rejected] == [name for name, _ in crafted]
+    for _name, reason in report.rejected:
+        assert reason.startswith("line 2: "), reason
+        assert f"hits is {2**62}, out of range" in reason
+    victim = Player.get(Player.guid == read_round(src)[1][0].guid.upper())
+    day_row = PlayerDay.get((PlayerDay.player == victim) & (PlayerDay.day == src.name[:10]))
+    counted = PlayerRound.select(fn.SUM(PlayerRound.hits)).where(
+        (PlayerRound.player == victim)
+        & (PlayerRound.ended_at.between(f"{day} 00:00:00", f"{day} 23:59:59"))
+        & ~PlayerRound.orphan
+        & (PlayerRound.team != 3)
+    )
+    assert day_row.hits == counted.scalar()
+    assert day_row.hits < 2**31
+
+
+def test_sqlite_and_postgresql_decide_the_same_about_bad_input(db) -> None:
+    src = first_pair(corpus_files())[0]
+    day = "2031-01-0"
+
+    def long_name(header: list[str], players: list[PlayerLine]) -> None:
+        players[0].name = "^1" + "x" * 300
+
+    def crowd(header: list[str], players: list[PlayerLine]) -> None:
+        model = players[0]
+        players[:] = [
+            PlayerLine(f"{i:08X}", f"p{i}", model.rounds, model.team, model.ints, model.tabs)
+            for i in range(10_000)
+        ]
+
+    def negative(header: list[str], players: list[PlayerLine]) -> None:
+        players[0].ints[3] = "-3"  # kills of the first weapon
+
+    def huge_damage(header: list[str], players: list[PlayerLine]) -> None:
+        players[0].tabs[0] = "99999999999"
+
+    def huge_rounds(header: list[str], players: list[PlayerLine]) -> None:
+        players[0].rounds = "99999999999"
+
+    def huge_time_limit(header: list[str], players: list[PlayerLine]) -> None:
+        header[6] = "99999999:00"
+
+    tail = src.name[17:]
+    files = [
+        _crafted(src, f"{day}1-200000{tail}", long_name),
+        _crafted(src, f"{day}2-200000{tail}", crowd),
+        _crafted(src, f"{day}3-200000{tail}", negative),
+        _crafted(src, f"{day}4-200000{tail}", huge_damage),
+        _crafted(src, f"{day}5-200000{tail}", huge_rounds),
+        _crafted(src, f"{day}6-200000{tail}", huge_time_limit),
+        (f"9999-12-31-235959{tail}", src.read_bytes()),
+        (f"0001-01-01-000001{tail}", src.read_bytes()),
+    ]
+    report = ImportReport()
+    Importer().import_many(files, report)
+    reasons = dict(report.rejected)
+    assert report.imported == 1
+    assert sorted(reasons) == sorted(name for name, _ in files[1:])
+    assert not any("database error" in reason for reason in reasons.values()), reasons
+    assert "10000 player lines" in reasons[files[1][0]]
+    assert "is negative (-3)" in reasons[files[2][0]]
+    assert "damage_given is 99999999999, out of range" in reasons[files[3][0]]
+    assert "rounds counter is 99999999999, out of range" in reasons[files[4][0]]
+    assert "time limit" in reasons[files[5][0]]
+    assert "out of range" in reasons[files[5][0]]
+    assert "date 9999-12-31 is out of range" in reasons[files[6][0]]
+    assert "date 0001-01-01 is out of range" in reasons[files[7][0]]
+    # The long name is cut by one rule on both backends: 128 characters without colour
+    # codes (the column), the raw name to 255.
+    (row,) = PlayerRound.select().join(Round).where(Round.file_name == files[0][0]).limit(1)
+    stored = PlayerRound.select().where(PlayerRound.name.startswith("xxx")).get()
+    assert row.round_id == stored.round_id
+    assert stored.name == "x" * 128
+    assert stored.raw_name == ("^1" + "x" * 300)[:255]
+    assert Player.get_by_id(stored.player_id).name == "x" * 128
+    assert Alias.get(Alias.player == stored.player_id).name == "x" * 128
+
+
+def test_an_aggregate_error_rejects_only_its_file(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong while summing a file's per-day aggregates (here the database
+    refuses one player's sums) costs that file only: the batch is imported again with the
+    aggregates refreshed per file, and the other files and later batches go on (issue 12,
+    item 2: the error used to roll back the whole batch, outside the files' savepoints)."""
+    from peewee import DataError
+
+    from etbot import aggregates
+
+    files = evening(corpus_files())
+    src = next(p for p in files if p.name.endswith("-round-1.txt"))
+
+    def stranger(header: list[str], players: list[PlayerLine]) -> None:
+        header[2] = "crafted"
+        players[0].guid = "FA11FA11"
+
+    crafted = _crafted(src, src.name[:11] + "235001" + src.name[17:], stranger)
+    refresh = aggregates.refresh
+
+    def refuses_the_stranger(keys: Any) -> int:
+        keys = set(keys)
+        stranger = Player.get_or_none(Player.guid == "FA11FA11")
+        if stranger is not None and any(pid == stranger.id for pid, _day in keys):
+            raise DataError("integer out of range")
+        return refresh(keys)
+
+    monkeypatch.setattr(aggregates, "refresh", refuses_the_stranger)
+    batch = [(p.name, p.read_bytes()) for p in files[:3]] + [crafted]
+    batch += [(p.name, p.read_bytes()) for p in files[3:]]
+    report = ImportReport()
+    Importer().import_many(batch, report)
+    assert report.imported == len(files)
+    assert report.rejected == [
+        (crafted[0], "database error while summing the per-day aggregates: integer out of range")
+    ]
+    assert not Player.select().where(Player.guid == "FA11FA11").exists()
+    monkeypatch.undo()
+
+    def rows() -> list[list[tuple[Any, ...]]]:  # without the ids, which a rebuild renumbers
+        return [sorted(t[1:] for t in m.select().tuples()) for m in (PlayerDay, PlayerWeaponDay)]
+
+    maintained = rows()
+    aggregates.rebuild_all()
+    assert maintained == rows()
+    again = ImportReport()
+    Importer().import_many([crafted], again)  # nothing wrong with the file itself
+    assert again.imported == 1
+
+
+def test_a_unique_key_race_on_the_content_is_a_duplicate(
+    db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the same content arrives from another writer between our check and our insert
+    (here: the check never sees it), the unique key on the SHA-256 answers, and the file is
+    reported as a duplicate, not as 'database error: duplicate key' (issue 12, item 5)."""
+    from etbot.ingest.statements import Statements
+
+    original = Statements.__init__
+
+    def blind(self: Statements, param: str) -> None:
+        original(self, param)
+        self.source_exists = self.source_exists.replace(" LIMIT 1", " AND 1 = 0 LIMIT 1")
+
+    monkeypatch.setattr(Statements, "__init__", blind)
+    src = first_pair(corpus_files())[0]
+    report = ImportReport()
+    Importer().import_many([(src.name, src.read_bytes())] * 2, report)
+    assert (report.imported, report.duplicates, report.rejected) == (1, 1, [])
+
+
+# --------------------------------------------------------------------------- slow writers
+# Issue 12, item 11: a file imported while its writer paused (the first players only) is
+# replaced by the complete file when that arrives, and everything derived from it follows.
+
+
+def _ratings() -> list[tuple[Any, ...]]:
+    from etbot.models import PlayerRating
+
+    guids = {p.id: p.guid for p in Player.select(Player.id, Player.guid)}
+    return sorted((guids[r.player_id], r.mu, r.sigma, r.maps) for r in PlayerRating.select())
+
+
+def _start_afresh(database: Any) -> None:
+    from etbot.db import drop_everything, migrate
+
+    drop_everything(database)
+    migrate(database)
+
+
+@pytest.mark.parametrize("grown_round", [1, 2])
+def test_a_round_file_that_grows_after_import_replaces_the_partial_one(
+    db, grown_round: int
+) -> None:
+    files = evening(corpus_files())
+    pair = first_pair(files)
+    grown = pair[grown_round - 1]
+    header, players = read_round(grown)
+    assert len(players) >= 4
+    partial = write_round(header, players[: len(players) // 2])  # the writer paused here
+    first = ImportReport()
+    Importer().import_many([(p.name, p.read_bytes()) for p in files if p != grown], first)
+    Importer().import_many([(grown.name, partial)], first)
+    assert first.imported == len(files)
+
+    report = ImportReport()
+    Importer().import_many([(grown.name, grown.read_bytes())], report)
+    assert report.rejected == []
+    assert (report.imported, report.replaced) == (0, 1)
+    assert "1 replaced" in report.summary()
+    replaced, ratings = dump(), _ratings()
+    assert ratings
+
+    # Exactly what importing the complete files gives, derived data included.
+    _start_afresh(db)
+    import_files(files)
+    assert dump() == replaced
+    assert _ratings() == ratings
+
+
+def test_a_file_with_the_same_name_that_did_not_just_grow_is_still_refused(db) -> None:
+    src = first_pair(corpus_files())[0]
+    import_files([src])
+    before = dump()
+    header, players = read_round(src)
+    fewer = write_round(header, players[1:])  # a player line is gone
+    line = next(p for p in players if any(v not in ("0", p.ints[0]) for v in p.ints[1:]))
+    at = next(i for i, v in enumerate(line.ints) if i and v != "0")
+    line.ints[at] = str(int(line.ints[at]) - 1)
+    lower = write_round(header, players)  # a counter went down
+    for content in (fewer, lower):
+        report = ImportReport()
+        Importer().import_many([(src.name, content)], report)
+        assert len(report.rejected) == 1
+        assert "a different file with the same name" in report.rejected[0][1]
+        assert dump() == before

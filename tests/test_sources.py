@@ -424,3 +424,41 @@ async def _until_watching_with(folder: Path, reports: list[ImportReport]) -> Non
             probe.write_text(f"probe {attempt}")
         await asyncio.sleep(0.05)
     raise AssertionError("the watcher never reported the probe file")
+
+
+async def test_a_writer_that_pauses_longer_than_the_settle_time_gets_its_round_whole(
+    db: Database, tmp_path: Path
+) -> None:
+    """Issue 12, item 11, end to end on both backends: the writer stops after half the
+    player lines for longer than the settle time, so that half is imported as a round;
+    when the writer finishes, the complete file replaces it (before: refused for good as
+    'a different file with the same name')."""
+    whole = next(p for p in sorted(evening(corpus_files())) if p.name.endswith("round-1.txt"))
+    data = whole.read_bytes()
+    lines = data.split(b"\n")
+    players = [line for line in lines[1:] if line.strip()]
+    assert len(players) >= 4
+    half = b"\n".join(lines[: 1 + len(players) // 2]) + b"\n"
+    reports: list[ImportReport] = []
+    stop = asyncio.Event()
+
+    async def on_files(paths: list[Path]) -> None:
+        reports.append(Importer().import_paths(paths))
+
+    watcher = asyncio.create_task(
+        watch_folder(tmp_path, on_files, stop_event=stop, settle=0.2, debounce_ms=50)
+    )
+    target = tmp_path / whole.name
+    try:
+        await _until_watching_with(tmp_path, reports)
+        target.write_bytes(half)  # …and the writer pauses
+        await _until(lambda: sum(r.imported for r in reports) == 1, "the half round imported")
+        with target.open("ab") as fh:  # the writer goes on
+            fh.write(data[len(half) :])
+        await _until(lambda: sum(r.replaced for r in reports) == 1, "the whole round replaces it")
+    finally:
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=10)
+    assert not any(name == whole.name for r in reports for name, _ in r.rejected)
+    (stored,) = Round.select().where(Round.file_name == whole.name)
+    assert stored.player_count == len(players)

@@ -196,3 +196,54 @@ def _layout_of(path: Path) -> int:
     # latin-1: names may hold bytes that are not UTF-8 (the generated corpus has some)
     lines = path.read_text(encoding="latin-1").splitlines()
     return len(lines[1].split("\t")) - 1 if len(lines) > 1 else 0
+
+
+def test_text_bounds_are_the_database_columns() -> None:
+    """The parser cuts or refuses text by the sizes the columns hold, so SQLite (which
+    would store anything) and PostgreSQL (which refuses longer text) get the same rows."""
+    from etbot import statsfile
+    from etbot.models import Alias, Player, PlayerRound, Round, Server, SourceFile
+
+    assert statsfile.MAX_NAME == Player.name.max_length == PlayerRound.name.max_length
+    assert statsfile.MAX_NAME == Alias.name.max_length == Alias.name_lower.max_length
+    assert statsfile.MAX_RAW_NAME == Player.raw_name.max_length == Alias.raw_name.max_length
+    assert PlayerRound.raw_name.max_length == statsfile.MAX_RAW_NAME
+    assert statsfile.MAX_FILE_NAME == Round.file_name.max_length == SourceFile.file_name.max_length
+    assert statsfile.MAX_SERVER_NAME == Server.name.max_length == Server.clean_name.max_length
+    assert statsfile.MAX_MAP_NAME == Round.map.max_length == PlayerRound.map.max_length
+    assert Round.config.max_length == statsfile.MAX_CONFIG
+
+
+def test_numbers_out_of_bounds_are_rejected_with_the_reason() -> None:
+    from conftest import read_round, write_round
+
+    path = a_round1_file()
+
+    def reason(edit) -> str:  # type: ignore[no-untyped-def]
+        header, players = read_round(path)
+        edit(header, players)
+        with pytest.raises(ParseError) as info:
+            parse_round(write_round(header, players), path.name)
+        return str(info.value)
+
+    def weapon(h: list, ps: list) -> None:
+        ps[0].ints[2] = "200001"  # shots of the first weapon
+
+    def minutes(h: list, ps: list) -> None:
+        ps[0].tabs[22] = "1440.1"  # time played
+
+    def spree(h: list, ps: list) -> None:
+        ps[0].tabs[10] = "-1"  # killing spree
+
+    def play_time(h: list, ps: list) -> None:
+        h[8:] = ["-5"]
+
+    def map_name(h: list, ps: list) -> None:
+        h[1] = "m" * 129
+
+    assert "(line 2): " in reason(weapon)
+    assert "shots is 200001, out of range (0 to 200,000)" in reason(weapon)
+    assert "time_played_min is 1440.1, out of range (0 to 1,440)" in reason(minutes)
+    assert "killing_spree is negative (-1)" in reason(spree)
+    assert "play time (ms) is negative (-5)" in reason(play_time)
+    assert "header map name is longer than 128 characters" in reason(map_name)

@@ -247,6 +247,10 @@ class EtBot(commands.InteractionBot):
             await self._tell_import_listeners(report, live)
         for name, reason in report.rejected:
             log.warning("rejected %s: %s", name, reason)
+        for path, reason in report.skipped:
+            log.warning("skipped %s: %s", path, reason)
+        for name, reason in report.replacements:
+            log.info("replaced %s: %s", name, reason)
         if live:
             self.poster.wake()
         return report
@@ -290,15 +294,24 @@ def run_bot(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    from etbot.db import DatabaseUrlError, open_database
+    from etbot.db import (
+        DatabaseOpenError,
+        DatabaseUrlError,
+        one_line,
+        open_database,
+        redact,
+        redact_url,
+    )
 
+    url = settings.database_url
     try:
-        database = open_database(settings.database_url)
-    except DatabaseUrlError as exc:
+        database = open_database(url)
+    except (DatabaseUrlError, DatabaseOpenError) as exc:  # both say it without the password
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except Exception as exc:  # noqa: BLE001 any driver error here is a configuration problem
-        print(f"error: cannot open the database {settings.database_url!r}: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 e.g. a migration the database refuses
+        reason = one_line(redact(str(exc), url))
+        print(f"error: cannot prepare the database {redact_url(url)!r}: {reason}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         return asyncio.run(_run(settings, Db(database), settings.discord_token))

@@ -4,22 +4,30 @@ sessions next | bench-data``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from peewee import PeeweeException
+
 from etbot import __version__
 from etbot.config import ConfigError, Settings, load_settings
-from etbot.db import DatabaseUrlError
+from etbot.db import DatabaseOpenError, DatabaseUrlError, one_line, redact, url_secrets
 
 if TYPE_CHECKING:
     from etbot.export import ExportRequest
 
 log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A problem the command reports as its one error line (exit code 1)."""
 
 
 def _setup_logging(level: str) -> None:
@@ -29,6 +37,43 @@ def _setup_logging(level: str) -> None:
     )
 
 
+class _Redactor(logging.Filter):
+    """Hides the database URL's password and the bot token in every record a handler
+    prints, tracebacks included (whatever a module or a driver put in its message)."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        super().__init__()
+        self.url = url
+        self.secrets = [s for s in [*url_secrets(url), token or ""] if s]
+
+    def _clean(self, text: str) -> str:
+        text = redact(text, self.url)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self._clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_text:  # another handler formatted the traceback already
+            record.exc_text = self._clean(record.exc_text)
+        elif record.exc_info:
+            # Formatters reuse exc_text when it is set: format the traceback once, cleaned.
+            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
+        return True
+
+
+def redact_logs(handlers: Sequence[logging.Handler], *, url: str, token: str | None) -> None:
+    """Make ``handlers`` print every record without the database password and the token."""
+    redactor = _Redactor(url, token)
+    for handler in handlers:
+        handler.addFilter(redactor)
+
+
 def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
     from etbot.db import open_database
 
@@ -36,12 +81,9 @@ def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from etbot.db import connect, migrate
-    from etbot.models import database_proxy
+    from etbot.db import migrate, open_database
 
-    db = connect(settings.database_url)
-    database_proxy.initialize(db)
-    db.connect()
+    db = open_database(settings.database_url, migrate_schema=False)
     applied = migrate(db)
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     return 0
@@ -54,11 +96,12 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from etbot.ingest import FileResult, Importer, iter_stats_files
 
     _open_db(settings)
-    missing = [p for p in args.paths if not Path(p).exists()]
+    missing = [p for p in args.paths if not Path(p).exists() and not Path(p).is_symlink()]
     for p in missing:
         print(f"error: {p}: no such file or folder", file=sys.stderr)
-    paths = [p for p in args.paths if Path(p).exists()]
-    files = list(iter_stats_files(paths))
+    paths = [p for p in args.paths if Path(p).exists() or Path(p).is_symlink()]
+    skipped: list[tuple[str, str]] = []
+    files = list(iter_stats_files(paths, skipped))
     console = Console(stderr=True)
     with Progress(
         "[progress.description]{task.description}",
@@ -75,11 +118,16 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             progress.advance(task)
 
         report = Importer().import_paths(files, progress=advance)
+    report.skipped[:0] = skipped
     print(report.summary())
     for name, reason in report.rejected:
         print(f"  rejected {name}: {reason}")
+    for name, reason in report.replacements:
+        print(f"  replaced {name}: {reason}")
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}")
     # Non-zero only when nothing could be imported (duplicates count as fine).
-    if report.imported == 0 and report.duplicates == 0:
+    if report.imported == 0 and report.duplicates == 0 and report.replaced == 0:
         return 1
     return 0
 
@@ -369,10 +417,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _setup_logging(args.log_level or settings.log_level)
+    redact_logs(
+        logging.getLogger().handlers, url=settings.database_url, token=settings.discord_token
+    )
     try:
         return int(args.func(settings, args))
-    except (ConfigError, DatabaseUrlError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, DatabaseUrlError, DatabaseOpenError) as exc:
+        # These messages name the database without its password already.
+        return _fail(str(exc), settings, 2)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``etbot export rounds | head``): nothing left to say.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except CliError as exc:
+        return _fail(str(exc), settings)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}", settings)
+    except PeeweeException as exc:
+        log.debug("database error", exc_info=True)
+        return _fail(f"database error: {exc}", settings)
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc} (--log-level DEBUG logs the traceback)",
+            settings,
+        )
+
+
+def _fail(message: str, settings: Settings, code: int = 1) -> int:
+    """Print ``message`` as the one error line (no password, one line); return ``code``."""
+    print(f"error: {one_line(redact(message, settings.database_url))}", file=sys.stderr)
+    return code

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -44,50 +46,160 @@ class DatabaseUrlError(ValueError):
     pass
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (``postgresql://u:***@host/db``): the
+    only form of a database URL that messages and log lines may show.
+
+    Everything between ``://`` and the last ``@`` is the user information, so a password
+    holding an unencoded ``@`` or ``/`` is hidden completely too.
+    """
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return url
+    user, colon, _password = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a database URL that must never be shown: its password, as written and
+    decoded (empty when it has none)."""
+    _scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return []
+    _user, colon, password = rest[:at].partition(":")
+    if not colon or not password:
+        return []
+    return sorted({password, unquote(password)}, key=len, reverse=True)
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with ``url`` and its password hidden."""
+    if url:
+        text = text.replace(url, redact_url(url))
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
 def connect(url: str) -> Database:
-    """Create (not yet connect) a peewee database for ``sqlite:///…`` or ``postgresql://…``."""
+    """Create (not yet connect) a peewee database for ``sqlite:///…`` or ``postgresql://…``.
+
+    Raises:
+        DatabaseUrlError: the URL is not one of those; the message shows it without its
+            password.
+    """
+    shown = repr(redact_url(url))
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme == "sqlite":
         # sqlite:///relative.db, sqlite:////abs/path.db, sqlite:///:memory:
         path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
         if not path:
-            raise DatabaseUrlError(f"DATABASE_URL {url!r}: expected sqlite:///path/to/file.db")
+            raise DatabaseUrlError(f"DATABASE_URL {shown}: expected sqlite:///path/to/file.db")
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+        # BEGIN IMMEDIATE: a transaction takes the write lock when it starts, waiting for
+        # another writer (busy_timeout). A deferred one that reads first and writes later
+        # would fail at once when another process committed meanwhile (the stale-snapshot
+        # "database is locked" no busy timeout can wait for), which is what made two
+        # imports on one database crash.
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
     if scheme in ("postgres", "postgresql"):
         if not parsed.path.strip("/"):
-            raise DatabaseUrlError(f"DATABASE_URL {url!r}: missing database name")
+            raise DatabaseUrlError(f"DATABASE_URL {shown}: missing database name")
+        try:
+            port = parsed.port
+        except ValueError as exc:  # urllib: "Port out of range 0-65535"
+            raise DatabaseUrlError(f"DATABASE_URL {shown}: {exc}") from None
         return PostgresqlDatabase(
             unquote(parsed.path.lstrip("/")),
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname,
-            port=parsed.port,
+            port=port,
             autorollback=True,
         )
     raise DatabaseUrlError(
-        f"DATABASE_URL {url!r}: unsupported scheme {scheme!r} (use sqlite:/// or postgresql://)"
+        f"DATABASE_URL {shown}: unsupported scheme {scheme!r} (use sqlite:/// or postgresql://)"
     )
 
 
+class DatabaseOpenError(Exception):
+    """The database cannot be opened (server unreachable, login refused, unwritable file);
+    the message names it without its password, on one line."""
+
+
+def one_line(text: str) -> str:
+    """A (driver's multi-line) message on one line."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def open_database(url: str, *, migrate_schema: bool = True) -> Database:
-    """Connect, bind the models and (by default) apply pending migrations."""
+    """Connect, bind the models and (by default) apply pending migrations.
+
+    Raises:
+        DatabaseUrlError: not a database URL etbot understands.
+        DatabaseOpenError: the database cannot be reached or opened.
+    """
     db = connect(url)
     database_proxy.initialize(db)
-    db.connect(reuse_if_open=True)
+    try:
+        db.connect(reuse_if_open=True)
+    except Exception as exc:  # noqa: BLE001 any driver error: unreachable, refused, unwritable
+        reason = one_line(redact(str(exc), url)) or type(exc).__name__
+        raise DatabaseOpenError(f"cannot open the database {redact_url(url)!r}: {reason}") from None
     if migrate_schema:
         migrate(db)
     return db
 
 
+#: PostgreSQL advisory lock keys (any 64-bit number; "etbot" in ASCII, then a number).
+MIGRATE_LOCK = 0x6574626F74_01
+WRITER_LOCK = 0x6574626F74_02
+
+
+@contextmanager
+def _migration_lock(db: Database) -> Iterator[None]:
+    """Only one process migrates a database at a time (the others then find nothing to do).
+
+    PostgreSQL: a session advisory lock. SQLite: an exclusive ``flock`` on a lock file
+    beside the database (a transaction cannot hold it: SQLite migrations switch foreign
+    keys off, which only works outside one).
+    """
+    if isinstance(db, PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+        try:
+            yield
+        finally:
+            db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+        return
+    path = str(getattr(db, "database", "") or "")
+    if not path or path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{path}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def migrate(db: Database) -> list[str]:
-    """Apply pending numbered migrations from ``etbot/migrations``; return their names."""
+    """Apply pending numbered migrations from ``etbot/migrations``; return their names.
+
+    Safe when several processes start on one database at once: they migrate one after
+    the other, and only the first finds anything to apply.
+    """
     from playhouse.migrations import Runner
 
-    runner = Runner(db, directory=str(MIGRATIONS_DIR), table_name="schema_migration")
-    applied = runner.up()
+    with _migration_lock(db):
+        runner = Runner(db, directory=str(MIGRATIONS_DIR), table_name="schema_migration")
+        applied = runner.up()
     names = [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in applied or []]
     for name in names:
         log.info("applied migration %s", name)
@@ -111,21 +223,68 @@ def is_locked_error(exc: BaseException) -> bool:
     )
 
 
-def retry_locked(fn: Callable[[], T], *, attempts: int = 5, delay: float = 0.2) -> T:
+#: How long :func:`retry_locked` keeps trying by default: longer than any other writer
+#: (an import batch, a rating rebuild) holds the lock.
+RETRY_BUDGET_SECONDS = 600.0
+#: The longest pause between two attempts.
+RETRY_MAX_DELAY = 5.0
+
+
+def retry_locked(
+    fn: Callable[[], T],
+    *,
+    attempts: int | None = None,
+    delay: float = 0.2,
+    budget: float = RETRY_BUDGET_SECONDS,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], object] | None = None,
+) -> T:
     """Run ``fn`` (a whole transaction) again when SQLite says "database is locked".
 
-    busy_timeout already waits for the other writer; this covers the cases SQLite
-    cannot wait for (e.g. a read transaction upgraded to write in WAL mode).
+    Transactions begin IMMEDIATE and busy_timeout makes each of them wait up to 10 s for
+    another writer, so this is for a writer that holds the lock longer: pauses grow from
+    ``delay`` (doubling, with jitter so that waiting processes do not collide again, at
+    most :data:`RETRY_MAX_DELAY`) until ``budget`` seconds have passed (or ``attempts``
+    were made, when given). ``clock`` and ``sleep`` default to :func:`time.monotonic`
+    and :func:`time.sleep` (tests pass a virtual clock).
     """
-    for attempt in range(1, attempts + 1):
+    now = clock or time.monotonic
+    started = now()
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return fn()
         except Exception as exc:
-            if not is_locked_error(exc) or attempt == attempts:
+            if not is_locked_error(exc):
                 raise
-            log.warning("database is locked; retrying (%d/%d)", attempt, attempts)
-            time.sleep(delay * attempt)
-    raise AssertionError("unreachable")
+            pause = min(delay * 2 ** min(attempt - 1, 20), RETRY_MAX_DELAY)
+            pause *= 0.5 + random.random()  # noqa: S311 jitter, not cryptography
+            waited = now() - started
+            if (attempts is not None and attempt >= attempts) or waited + pause > budget:
+                raise
+            log.warning(
+                "database is locked by another writer; retrying in %.1f s (attempt %d, %.0f s)",
+                pause,
+                attempt,
+                waited,
+            )
+            (sleep or time.sleep)(pause)
+
+
+def lock_writers() -> None:
+    """Called first in a transaction that derives shared data (an import batch): wait until
+    no other such transaction runs, until this one ends.
+
+    An import batch updates rows other batches update too — players, aliases, gaming
+    sessions, per-day aggregates, ratings, across servers — so two batches must not
+    interleave: on PostgreSQL that deadlocked and lost updates. PostgreSQL takes a
+    transaction advisory lock (one key: a lock per server would not cover players,
+    aggregates and ratings, which are shared by all servers); SQLite's IMMEDIATE
+    transactions already hold its one write lock.
+    """
+    if is_postgres():
+        database_proxy.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
 
 
 class Db:

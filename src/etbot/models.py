@@ -245,7 +245,8 @@ class PlayerDay(BaseModel):
     """Sums of one player's counted rounds on one server-local calendar day.
 
     Only rows that aggregates count: no orphan rounds, no spectator rows. Maintained by
-    :func:`etbot.aggregates.refresh` from PlayerRound, never written by hand.
+    :func:`etbot.aggregates.refresh` from PlayerRound, never written by hand. The sums are
+    64-bit (migration 0013): a day of many rounds can pass 2^31 where one round cannot.
     """
 
     player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
@@ -253,24 +254,24 @@ class PlayerDay(BaseModel):
     rounds = IntegerField()
     first_at = DateTimeField()
     last_at = DateTimeField()
-    kills = IntegerField()
-    deaths = IntegerField()
-    hits = IntegerField()
-    shots = IntegerField()
-    headshots = IntegerField()
-    headshot_kills = IntegerField()
-    damage_given = IntegerField()
-    damage_received = IntegerField()
-    team_damage_given = IntegerField()
-    gibs = IntegerField()
-    self_kills = IntegerField()
-    team_kills = IntegerField()
-    xp = IntegerField()
-    kill_assists = IntegerField()
+    kills = BigIntegerField()
+    deaths = BigIntegerField()
+    hits = BigIntegerField()
+    shots = BigIntegerField()
+    headshots = BigIntegerField()
+    headshot_kills = BigIntegerField()
+    damage_given = BigIntegerField()
+    damage_received = BigIntegerField()
+    team_damage_given = BigIntegerField()
+    gibs = BigIntegerField()
+    self_kills = BigIntegerField()
+    team_kills = BigIntegerField()
+    xp = BigIntegerField()
+    kill_assists = BigIntegerField()
     #: dynamites planted + defused + objectives stolen + returned + repairs
-    objectives = IntegerField()
-    revives = IntegerField()  # revives given (0 where the layout lacks it)
-    time_played_s = IntegerField()
+    objectives = BigIntegerField()
+    revives = BigIntegerField()  # revives given (0 where the layout lacks it)
+    time_played_s = BigIntegerField()
     #: Stopwatch maps decided on this day (by their round 2) with the player in round 2
     #: on the winning / losing side (draws count as neither).
     maps_won = IntegerField(default=0)
@@ -289,11 +290,11 @@ class PlayerWeaponDay(BaseModel):
     player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
     day = DateField()
     weapon = SmallIntegerField()
-    kills = IntegerField()
-    deaths = IntegerField()
-    hits = IntegerField()
-    shots = IntegerField()
-    headshots = IntegerField()
+    kills = BigIntegerField()
+    deaths = BigIntegerField()
+    hits = BigIntegerField()
+    shots = BigIntegerField()
+    headshots = BigIntegerField()
 
     class Meta:
         indexes = ((("player", "day", "weapon"), True),)
@@ -306,8 +307,8 @@ class PlayerMapDay(BaseModel):
     day = DateField()
     map = CharField(max_length=128)
     rounds = IntegerField()
-    damage_given = IntegerField()
-    time_played_s = IntegerField()
+    damage_given = BigIntegerField()
+    time_played_s = BigIntegerField()
 
     class Meta:
         indexes = ((("player", "day", "map"), True),)

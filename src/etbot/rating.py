@@ -58,7 +58,7 @@ from typing import Any
 from peewee import JOIN, fn
 
 from etbot.cache import cached_query
-from etbot.db import as_datetime
+from etbot.db import as_datetime, lock_writers
 from etbot.errors import Typed, UserError
 from etbot.models import (
     MapResult,
@@ -792,6 +792,7 @@ def _player_ids(guids: Iterable[str]) -> dict[str, int]:
 def rebuild(params: RatingParams = DEFAULT_PARAMS) -> ApplyReport:
     """Recompute every rating from the map results, in replay order, and store it."""
     with database_proxy.atomic():
+        lock_writers()  # never beside an import batch (its hook replays ratings too)
         replayed = _replay_stored(None, params)
     log.info("ratings rebuilt from %d map results", replayed)
     return ApplyReport(None, replayed, replayed)
@@ -811,6 +812,7 @@ def apply_map_results(
     """
     wanted = set(map_result_ids)
     with database_proxy.atomic():
+        lock_writers()  # already held inside an import batch; taken by `rating predict`
         start, unrated = _pending_start()
         if start is None:
             return ApplyReport(None, 0, 0)

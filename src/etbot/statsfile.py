@@ -146,6 +146,41 @@ LAYOUTS: dict[int, tuple[str, ...]] = {
 
 _LAYOUT_CONVERT = {n: tuple(_CONVERT[name] for name in names) for n, names in LAYOUTS.items()}
 
+# --------------------------------------------------------------------------- sane bounds
+# A file outside these bounds did not come from a game server (or the script broke): it is
+# rejected at parse time with the reason, so a crafted number never reaches the database,
+# whose integer columns are 32-bit on PostgreSQL, and SQLite and PostgreSQL decide alike.
+
+#: Player lines per file. ET:Legacy serves at most 64 clients; twice that is absurd.
+MAX_PLAYERS = 128
+#: Each of a weapon's five counters in one file (a round 2 file covers both rounds). The
+#: fastest weapons fire about 20 times a second: 200,000 is over 2¾ hours of fire.
+MAX_WEAPON_VALUE = 200_000
+#: Every other number of a player line (damage, XP, sprees, the rounds counter…).
+MAX_COUNTER = 10_000_000
+#: Time played / time dead, in minutes (a day; a round 2 file covers two rounds).
+MAX_MINUTES = 24 * 60
+#: Header times (time limit, play time): a day.
+MAX_ROUND_SECONDS = 24 * 3600
+#: Years a file name may carry (a server whose clock was never set says 1970).
+YEARS = (1970, 2999)
+#: Text sizes, as the database columns hold them. Longer player names are cut (a name is
+#: not worth losing the round for: the clean name to MAX_NAME characters, the raw one to
+#: MAX_RAW_NAME); a longer file name or header field is a reason to reject the file.
+MAX_NAME = 128
+MAX_RAW_NAME = 255
+MAX_FILE_NAME = 255
+MAX_SERVER_NAME = 255
+MAX_MAP_NAME = 128
+MAX_CONFIG = 128
+
+
+def _out_of_range(what: str, value: float, high: float) -> ValueError:
+    if value < 0:
+        return ValueError(f"{what} is negative ({value})")
+    return ValueError(f"{what} is {value}, out of range (0 to {high:,})")
+
+
 FILE_NAME_RE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<time>\d{6})-(?P<map>.+)-round-(?P<round>[12])\.txt$"
 )
@@ -262,10 +297,16 @@ def parse_file_name(file_name: str) -> tuple[datetime, str, int]:
     m = FILE_NAME_RE.match(file_name)
     if m is None:
         raise ParseError(file_name, "file name is not YYYY-MM-DD-HHMMSS-<map>-round-<1|2>.txt")
+    if len(file_name) > MAX_FILE_NAME:
+        raise ParseError(file_name, f"file name is longer than {MAX_FILE_NAME} characters")
     try:
         ended_at = datetime.strptime(m["date"] + m["time"], "%Y-%m-%d%H%M%S")
     except ValueError:
         raise ParseError(file_name, "file name holds an impossible date or time") from None
+    if not YEARS[0] <= ended_at.year <= YEARS[1]:
+        raise ParseError(
+            file_name, f"file name date {m['date']} is out of range (years {YEARS[0]}-{YEARS[1]})"
+        )
     return ended_at, m["map"], int(m["round"])
 
 
@@ -341,17 +382,33 @@ def _parse_header(fields: list[str], file_name: str) -> dict[str, object]:
         raise ParseError(
             file_name, f"header round time {raw_time[:20]!r} is not M:SS", line=1
         ) from None
+    if time_limit > MAX_ROUND_SECONDS:
+        raise ParseError(
+            file_name,
+            f"header time limit {raw_limit.strip()[:20]!r} is out of range "
+            f"(at most {MAX_ROUND_SECONDS // 60}:00)",
+            line=1,
+        )
     if round_time == 0 or (round_time is not None and round_time > time_limit):
         round_time = None  # known script bug (e.g. 71:05) or old round 2 files (0:00)
     play_time_ms: int | None = None
     if raw_play_time:
         try:
             play_time_ms = _parse_int(raw_play_time, "play time")
+            if not 0 <= play_time_ms <= MAX_ROUND_SECONDS * 1000:
+                raise _out_of_range("play time (ms)", play_time_ms, MAX_ROUND_SECONDS * 1000)
         except ValueError as exc:
             raise ParseError(file_name, f"header: {exc}", line=1) from None
     mapname = raw_map.strip()
     if not mapname:
         raise ParseError(file_name, "header has an empty map name", line=1)
+    for what, text, limit in (
+        ("server name", server_name, MAX_SERVER_NAME),
+        ("map name", mapname, MAX_MAP_NAME),
+        ("config", config, MAX_CONFIG),
+    ):
+        if len(text) > limit:
+            raise ParseError(file_name, f"header {what} is longer than {limit} characters", line=1)
     return {
         "server_name": server_name,
         "map": mapname,
@@ -367,6 +424,8 @@ def _parse_header(fields: list[str], file_name: str) -> dict[str, object]:
 
 
 def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
+    # A minus sign anywhere: check every number's lower bound (rare, so only then).
+    signed = "-" in line
     head, *tabs = line.split("\t")
     parts = head.split("\\")
     if len(parts) < 5:
@@ -383,6 +442,8 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
         raise ValueError(f"GUID {guid[:20]!r} is not 8 characters")
     raw_name = "\\".join(parts[1:-3])
     rounds = _parse_int(parts[-3], "rounds counter")
+    if not 0 <= rounds <= MAX_COUNTER:
+        raise _out_of_range("rounds counter", rounds, MAX_COUNTER)
     team = _parse_int(parts[-2], "team")
     if team not in TEAM_NAMES:
         raise ValueError(f"team {team} is not 1, 2 or 3")
@@ -424,6 +485,8 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
             f"weapon mask announces {mask.bit_count()} weapons ({pos} values) "
             f"but the line has {len(values)}"
         )
+    if values and (signed or max(values) > MAX_WEAPON_VALUE):
+        _check_weapons(weapons)
     # A trailing TAB before the newline would leave an empty last field.
     if tabs and tabs[-1].strip() == "" and len(tabs) - 1 in LAYOUTS:
         tabs = tabs[:-1]
@@ -448,10 +511,18 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
         value = tab[name]
         if value is not None and not math.isfinite(value):
             raise ValueError(f"{name} is not a finite number: {value!r}")
+    if signed or max(converted) > MAX_COUNTER:
+        for name, value in zip(names, converted, strict=True):
+            if not 0 <= value <= MAX_COUNTER:
+                raise _out_of_range(name, value, MAX_COUNTER)
+    for name in ("time_played_min", "time_dead_min"):
+        value = tab[name]
+        if value is not None and value > MAX_MINUTES:
+            raise _out_of_range(name, value, MAX_MINUTES)
     player = ParsedPlayer(
         guid=guid.upper(),
-        raw_name=raw_name,
-        name=clean_name(raw_name) or guid.upper(),
+        raw_name=raw_name[:MAX_RAW_NAME],
+        name=clean_name(raw_name)[:MAX_NAME].rstrip() or guid.upper(),
         rounds=rounds,
         team=team,
         weapons=tuple(weapons),
@@ -464,6 +535,15 @@ def _parse_player(line: str) -> tuple[ParsedPlayer, int]:
         headshots=headshots,
     )
     return player, layout
+
+
+def _check_weapons(weapons: Iterable[WeaponStat]) -> None:
+    """Raise the reason for the first weapon counter out of bounds."""
+    for w in weapons:
+        for what in ("hits", "shots", "kills", "deaths", "headshots"):
+            value = getattr(w, what)
+            if not 0 <= value <= MAX_WEAPON_VALUE:
+                raise _out_of_range(f"{w.name} {what}", value, MAX_WEAPON_VALUE)
 
 
 def parse_round(data: bytes, file_name: str) -> ParsedRound:
@@ -483,6 +563,12 @@ def parse_round(data: bytes, file_name: str) -> ParsedRound:
             file_name,
             f"header says round {header['round_no']} but the file name says round {name_round}",
             line=1,
+        )
+    count = len(lines) - 1
+    if count > MAX_PLAYERS and (count := sum(1 for ln in lines[1:] if ln.strip())) > MAX_PLAYERS:
+        raise ParseError(
+            file_name,
+            f"{count} player lines, more than a game server holds (at most {MAX_PLAYERS})",
         )
     players: list[ParsedPlayer] = []
     layout: int | None = None

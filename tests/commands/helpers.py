@@ -39,3 +39,17 @@ async def run_deferred(rec: DiscordRecorder, payload: dict) -> Any:
     await rec.invoke_slash(payload)
     [original] = rec.by_route(ORIGINAL_EDIT)
     return original
+
+
+def add_player_round(name: str, guid: str, when: str = "2019-06-01-200000") -> None:
+    """Import one round (by default dated 2019, outside every recent period) in which
+    ``guid`` plays under ``name``: a copy of a corpus round 1, first player renamed."""
+    from conftest import corpus_files, read_round, write_round
+    from etbot.ingest import Importer
+
+    src = next(f for f in corpus_files() if f.name.endswith("-round-1.txt"))
+    header, players = read_round(src)
+    first = players[0]
+    first.guid, first.name = guid, name
+    report = Importer().import_many([(when + src.name[17:], write_round(header, [first]))])
+    assert [r.status for r in report] == ["imported"], report

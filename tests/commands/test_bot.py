@@ -77,6 +77,21 @@ def test_run_bot_bad_database(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unsupported scheme" in capsys.readouterr().err
 
 
+def test_run_bot_unreachable_database_hides_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = make_settings(f"postgresql://u:pw123@127.0.0.1:{port}/etbot")
+    assert run_bot(settings) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert f"cannot open the database 'postgresql://u:***@127.0.0.1:{port}/etbot'" in err
+    assert "pw123" not in err
+
+
 async def test_run_bot_rejected_token(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """Discord answers 401: exit code 3 and a clear message. The bot reaches the fake server
     only through settings.discord_api_base (no test harness sets Route.BASE here)."""

@@ -42,6 +42,7 @@ def test_typed_text_is_echoed_quoted_and_defused() -> None:
     assert echo("a\x00b\u200e") == "“ab”"
     assert echo("x" * 41) == "“" + "x" * 39 + "…”"
     assert echo("x" * 40) == "“" + "x" * 40 + "”"
+    assert echo("[click](https://evil.example)") == "“\\[click\\](https://evil.example)”"
 
 
 def test_error_text_escapes_every_field_for_discord() -> None:
@@ -84,3 +85,17 @@ def test_choices_fit_discord_limits(alias: str, name: str) -> None:
     assert isinstance(choice, disnake.OptionChoice)
     assert 0 < len(choice.name) <= MAX_CHOICE_LENGTH
     assert choice.value == f"guid:{GUID}"
+
+
+def test_clip_markdown_never_leaves_half_an_escape() -> None:
+    from etbot.commands.formatting import TITLE_MAX, clip_markdown, escape, escaped_title
+
+    assert clip_markdown("abc", 3) == "abc"
+    assert clip_markdown("abcd", 3) == "ab…"
+    assert clip_markdown(escape("a_b"), 3) == "a…"  # not "a\\…", which escapes the ellipsis
+    # four backslashes = two escaped ones: the cut keeps one whole escape, not a half
+    assert clip_markdown("\\\\\\\\x", 4) == "\\\\…"
+    title = escaped_title("_" * 200, " · K/D trend")
+    assert len(title) <= TITLE_MAX
+    assert title.endswith("… · K/D trend")
+    assert not title.removesuffix("… · K/D trend").endswith("\\_\\")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.helpers import ALL, fields, guid, ranked, top_player
+from commands.helpers import ALL, add_player_round, fields, guid, ranked, top_player
 from discordkit import (
     INTERACTION_CALLBACK,
     ORIGINAL_EDIT,
@@ -79,3 +79,14 @@ async def test_cards_are_cached_per_player(rec: DiscordRecorder, bot: EtBot) -> 
     assert (cache.hits, cache.misses, len(cache)) == (1, 2, 2)
     titles = [r.embeds[0]["title"] for r in rec.by_route(ORIGINAL_EDIT)]
     assert titles == [escape(first.name), escape(first.name), escape(second.name)]
+
+
+async def test_a_very_long_name_fits_discords_title_limit(rec: DiscordRecorder) -> None:
+    """Discord refuses an embed whose title is over 256 characters: a crafted name (here
+    1,000 underscores, each escaped for markdown) is cut to fit (issue 12, item 12)."""
+    add_player_round("_" * 1000, "70A9BEEF")
+    await rec.invoke_slash(p.slash_command("stats", [p.option("player", "guid:70A9BEEF")]))
+    [edit] = rec.by_route(ORIGINAL_EDIT)
+    title = edit.embeds[0]["title"]
+    assert title.startswith("\\_\\_")
+    assert len(title) <= 256

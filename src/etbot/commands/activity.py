@@ -19,7 +19,7 @@ from etbot.commands._base import (
     reply_with_chart,
 )
 from etbot.commands.converters import optional_player_param
-from etbot.commands.formatting import escape
+from etbot.commands.formatting import escaped_title
 from etbot.players import PlayerRef
 
 DEFAULT_WEEKS = 12
@@ -83,7 +83,7 @@ class ActivityCog(BaseCog):
         who = player.name if player else "Server"
         title = f"{who} · activity over {weeks} week{'s' if weeks != 1 else ''}"
         embed = disnake.Embed(
-            title=escape(title),
+            title=escaped_title(who, title[len(who) :]),
             description=activity_summary(counts, timezone),
             colour=COLOUR_INFO,
         )

@@ -22,14 +22,10 @@ from etbot.commands.converters import (
     player_param,
     to_optional_player,
 )
-from etbot.commands.formatting import clip, escape
+from etbot.commands.formatting import FIELD_NAME_MAX, TITLE_MAX, clip_markdown, escape
 from etbot.errors import BadOption
 from etbot.players import PlayerRef
 from etbot.statdefs import COMMUNITY_MIN_ROUNDS
-
-#: Discord limits: characters of an embed title and of a field name.
-TITLE_MAX = 256
-FIELD_NAME_MAX = 256
 
 
 def fmt_raw(unit: str, value: float) -> str:
@@ -45,7 +41,7 @@ def compare_embed(data: compare.CompareData) -> disnake.Embed:
     """One inline field per player with the raw numbers (and percentiles) behind the radar."""
     names = " vs ".join(escape(p.player.name) for p in data.players)
     embed = disnake.Embed(
-        title=clip("Comparison · " + names, TITLE_MAX),
+        title=clip_markdown("Comparison · " + names, TITLE_MAX),
         description=(
             f"{data.period} · radar axes are percentiles among the {data.community_size} "
             f"players with at least {COMMUNITY_MIN_ROUNDS} rounds"
@@ -56,7 +52,7 @@ def compare_embed(data: compare.CompareData) -> disnake.Embed:
         lines = [f"Rounds: {player.rounds:,}"]
         for unit, raw, pct in zip(data.units, player.raw, player.percentiles, strict=True):
             lines.append(f"{unit}: **{fmt_raw(unit, raw)}** (p{pct:.0f})")
-        embed.add_field(escape(player.player.name)[:FIELD_NAME_MAX], "\n".join(lines))
+        embed.add_field(clip_markdown(escape(player.player.name), FIELD_NAME_MAX), "\n".join(lines))
     return embed
 
 

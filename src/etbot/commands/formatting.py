@@ -20,6 +20,9 @@ MAX_CHOICES = 25
 MAX_CHOICE_LENGTH = 100
 #: Characters of typed text echoed back in an error message.
 ECHO_LIMIT = 40
+#: Discord limits: characters of an embed title and of an embed field's name.
+TITLE_MAX = 256
+FIELD_NAME_MAX = 256
 
 
 # --------------------------------------------------------------------------- numbers
@@ -87,6 +90,23 @@ def clip(text: str, limit: int = MAX_CHOICE_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def clip_markdown(text: str, limit: int) -> str:
+    """Escaped markdown cut to ``limit`` characters (with an ellipsis when cut), never
+    leaving half an escape (a lone backslash) at the cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    trailing = len(cut) - len(cut.rstrip("\\"))
+    if trailing % 2:
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def escaped_title(name: str, suffix: str = "") -> str:
+    """An embed title: ``name`` escaped, cut so that it and ``suffix`` fit Discord's limit."""
+    return clip_markdown(escape(name), TITLE_MAX - len(suffix)) + suffix
+
+
 def escape(text: str) -> str:
     """Text from the data (player names, aliases, maps, servers) shown literally in
     Discord markdown."""
@@ -95,12 +115,15 @@ def escape(text: str) -> str:
 
 def echo(text: str, limit: int = ECHO_LIMIT) -> str:
     """What a user typed, made safe to echo in a message: quoted, shortened, and without
-    mentions, markdown or control characters."""
+    mentions, markdown (masked links included) or control characters."""
     cleaned = "".join(
         ch for ch in text if unicodedata.category(ch)[0] != "C" and ch not in "`*_~|>\\"
     )
     cleaned = cleaned.replace("@", "@\u200b").strip()
-    return f"“{clip(cleaned, limit)}”"
+    # An unescaped "[text](url)" would render as a masked link: escape the brackets (the
+    # user's own backslashes are gone, so these are the only ones).
+    shown = clip(cleaned, limit).replace("[", "\\[").replace("]", "\\]")
+    return f"“{shown}”"
 
 
 def show(value: object) -> str:

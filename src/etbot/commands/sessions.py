@@ -12,15 +12,14 @@ from disnake.interactions import ApplicationCommandInteraction
 
 from etbot import charts, sessions
 from etbot.commands._base import COLOUR_INFO, BaseCog, get_resources
-from etbot.commands.formatting import duration, escape
+from etbot.commands.formatting import FIELD_NAME_MAX, clip_markdown, duration, escape
 from etbot.commands.matchnight import final_score_text
 
 SESSIONS_SHOWN = 5
 MAPS_SHOWN = 6
 #: Matches (line-ups) of one session whose score is shown.
 MATCHES_SHOWN = 3
-#: Discord limits: characters of a field name and of a field value.
-FIELD_NAME_MAX = 256
+#: Discord limit: characters of a field value.
 FIELD_MAX = 1024
 
 
@@ -34,7 +33,9 @@ def session_field(session: sessions.SessionInfo, zone: ZoneInfo) -> tuple[str, s
     """(field name, value) describing one session; times as Discord timestamps, so every
     reader sees them in their own timezone."""
     start = unix(session.started_at, zone)
-    name = f"{session.started_at:%a %d %b %Y} · {escape(session.server)}"[:FIELD_NAME_MAX]
+    name = clip_markdown(
+        f"{session.started_at:%a %d %b %Y} · {escape(session.server)}", FIELD_NAME_MAX
+    )
     maps = session.maps[:MAPS_SHOWN]
     more = f" +{len(session.maps) - len(maps)}" if len(session.maps) > len(maps) else ""
     lines = [

@@ -12,7 +12,7 @@ from disnake.interactions import ApplicationCommandInteraction
 from etbot import seasons, summary
 from etbot.commands._base import COLOUR_INFO, BaseCog, get_resources, period_param
 from etbot.commands.converters import player_or_self_param
-from etbot.commands.formatting import escape, fmt_stat
+from etbot.commands.formatting import escape, escaped_title, fmt_stat
 from etbot.commands.seasons import season_param
 from etbot.players import PlayerRef
 from etbot.statdefs import COMMUNITY_MIN_ROUNDS
@@ -28,7 +28,7 @@ def _date(value: datetime | None) -> str:
 def player_card(s: summary.PlayerSummary, trophies: Sequence[seasons.Trophy] = ()) -> disnake.Embed:
     """The /stats embed for one player summary (and the player's season awards)."""
     embed = disnake.Embed(
-        title=escape(s.name),
+        title=escaped_title(s.name),
         description=f"GUID `{s.guid}` · {s.period}",
         colour=COLOUR_INFO,
     )

@@ -18,7 +18,7 @@ from etbot.commands._base import (
     stat_param,
 )
 from etbot.commands.converters import player_param
-from etbot.commands.formatting import escape, fmt_stat
+from etbot.commands.formatting import escaped_title, fmt_stat
 from etbot.players import PlayerRef
 
 DEFAULT_DAYS = 90
@@ -83,7 +83,7 @@ class TrendCog(BaseCog):
         # Windows end now (server time), like the periods of /stats and /leaderboard.
         data = await self.res.run(trend.trend, player.id, stat, days, self.res.window_end())
         embed = disnake.Embed(
-            title=f"{escape(player.name)} · {data.label} trend",
+            title=escaped_title(player.name, f" · {data.label} trend"),
             description=verdict_line(data),
             colour=COLOUR_INFO,
         )

@@ -7,15 +7,18 @@ the statements of :mod:`~etbot.ingest.statements`.
 
 * A file is identified by the SHA-256 of its bytes; the same content twice is a no-op.
   A different file with an already imported name from the same server is rejected (we
-  never silently replace data).
+  never silently replace data), unless it is the file imported before written further
+  (a slow writer: :mod:`~etbot.ingest.growth`); then it replaces that round in place and
+  everything derived from it is derived again.
 * Every new round re-pairs its cluster; each round 2 whose partner changed is re-derived
   from its stored file (``source_file.content``), so the import order never matters.
 * Unpaired round 2s are orphans: stored as written, flagged, left out of aggregates.
 
 Atomicity: an import batch is one transaction and each file runs inside its own
 savepoint, so a bad file rolls back completely while the rest of the batch goes on, and
-a crash leaves no half file. Everything here is synchronous peewee code; the bot runs it
-off the event loop.
+a crash leaves no half file. Batches of several processes run one at a time
+(:func:`etbot.db.lock_writers`, SQLite's IMMEDIATE transactions). Everything here is
+synchronous peewee code; the bot runs it off the event loop.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -32,8 +36,9 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
-from etbot.db import as_datetime, is_locked_error, retry_locked
+from etbot.db import as_datetime, is_locked_error, lock_writers, retry_locked
 from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
+from etbot.ingest.growth import grew_from
 from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.ingest.pairing import (
     ClusterRound,
@@ -73,14 +78,100 @@ def db_time(value: datetime) -> str:
     return value.isoformat(" ")
 
 
-def iter_stats_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Expand files and folders (recursively) into ``*.txt`` stats files, sorted."""
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is (for the reason it is skipped)."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "an unknown kind of file"
+
+
+def why_not_a_stats_file(path: Path) -> str | None:
+    """Why ``path`` cannot be imported as a stats file, or None for a regular file.
+
+    Only regular files are read: a FIFO would block the reader forever and a device such
+    as ``/dev/zero`` never ends (symbolic links are followed, so a ``*.txt`` link to one
+    is refused too).
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "a symbolic link to nothing (dangling)"
+        return "no such file or folder"
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"not a regular file ({_kind(st.st_mode)})"
+    return None
+
+
+def iter_stats_files(
+    paths: Iterable[str | os.PathLike[str]], skipped: list[tuple[str, str]] | None = None
+) -> Iterator[Path]:
+    """Expand files and folders (recursively) into stats files: regular files, given
+    directly or named ``*.txt`` in a folder, sorted per folder given.
+
+    Every path left out is appended to ``skipped`` as (path, reason): a folder that cannot
+    be read, and anything that is not a regular file (a FIFO, a device, a dangling
+    symbolic link). Symbolic links to folders are not followed (as ``Path.rglob``).
+    """
+
+    def skip(path: str | os.PathLike[str], reason: str) -> None:
+        if skipped is not None:
+            skipped.append((os.fspath(path), reason))
+
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.txt") if p.is_file())
-        else:
-            yield path
+        if not path.is_dir():
+            reason = why_not_a_stats_file(path)
+            if reason is None:
+                yield path
+            else:
+                skip(path, reason)
+            continue
+
+        def unreadable(exc: OSError, top: Path = path) -> None:
+            skip(exc.filename or top, f"cannot read the folder: {exc.strerror or exc}")
+
+        found = [
+            Path(folder, name)
+            for folder, _dirs, names in os.walk(path, onerror=unreadable)
+            for name in names
+            if name.endswith(".txt")
+        ]
+        for file in sorted(found):
+            reason = why_not_a_stats_file(file)
+            if reason is None:
+                yield file
+            else:
+                skip(file, reason)
+
+
+def read_stats_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The content of a regular file of at most ``limit`` bytes.
+
+    Never blocks (the file is opened non-blocking and must be a regular file when opened,
+    whatever it was when listed) and never reads more than ``limit`` + 1 bytes.
+
+    Raises:
+        OSError: cannot be opened, not a regular file, or larger than ``limit``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"not a regular file ({_kind(mode)})")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"larger than any stats file (more than {limit} bytes)")
+    return data
 
 
 class Importer:
@@ -99,6 +190,8 @@ class Importer:
         self._servers: dict[str, int] = {}
         self._players: dict[str, int] = {}
         self._statements: Statements | None = None
+        #: Gaming sessions the current batch added rounds to (recounted at its end).
+        self._sessions_touched: set[int] = set()
 
     @property
     def _sql(self) -> Statements:
@@ -120,8 +213,18 @@ class Importer:
         When SQLite reports "database is locked" (another writer held the lock longer than
         the busy timeout), the whole batch is rolled back and run again.
         """
-        batch = list(files)
-        results = retry_locked(lambda: self._import_batch(batch))
+        # Parsing is pure: done once, before the transaction, so the write lock is held
+        # only for the database work (and a retried batch does not parse again).
+        batch = [_prepare(name, data) for name, data in files]
+        try:
+            results = retry_locked(lambda: self._import_batch(batch))
+        except _AggregateFailure as failure:
+            # Rare: find the file(s) at fault by summing each file on its own, inside its
+            # savepoint, so that one file's problem costs that file only.
+            log.warning(
+                "per-day aggregates of a batch failed (%s); importing it file by file", failure
+            )
+            results = retry_locked(lambda: self._import_batch(batch, careful=True))
         report = report if report is not None else ImportReport()
         for result in results:  # only once committed
             report.add(result)
@@ -136,17 +239,18 @@ class Importer:
         batch_size: int = 200,
         progress: Callable[[FileResult], None] | None = None,
     ) -> ImportReport:
-        """Import files and folders; unreadable or bad files are reported, never fatal."""
+        """Import files and folders; unreadable or bad files are reported, never fatal.
+
+        Paths that are not imported at all (see :func:`iter_stats_files`) are listed in
+        the report's ``skipped`` with the reason.
+        """
         report = ImportReport()
         batch: list[tuple[str, bytes]] = []
-        for path in iter_stats_files(paths):
+        for path in iter_stats_files(paths, report.skipped):
             try:
-                size = path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    raise OSError(f"file is {size} bytes, larger than any stats file")
-                data = path.read_bytes()
+                data = read_stats_file(path)
             except OSError as exc:
-                result = FileResult(path.name, "rejected", f"cannot read: {exc}")
+                result = FileResult(path.name, "rejected", f"cannot read: {exc.strerror or exc}")
                 report.add(result)
                 if progress is not None:
                     progress(result)
@@ -161,17 +265,36 @@ class Importer:
 
     # ---- one batch, one file
 
-    def _import_batch(self, files: list[tuple[str, bytes]]) -> list[FileResult]:
+    def _import_batch(self, files: list[_Prepared], *, careful: bool = False) -> list[FileResult]:
+        """One transaction: every file in its savepoint, then the derived data.
+
+        The transaction first waits for any other import batch to end (the writers'
+        lock, :func:`etbot.db.lock_writers`): batches derive shared rows (players,
+        sessions, aggregates, ratings), so they run one at a time, in any process.
+
+        ``careful``: refresh each file's per-day aggregates inside its own savepoint (a
+        failure rejects that file) instead of once for the batch (fast, but a failure
+        there belongs to no file: :class:`_AggregateFailure` rolls the batch back).
+        """
         results: list[FileResult] = []
+        self._sessions_touched = set()
         try:
             with database_proxy.atomic():
-                for file_name, data in files:
-                    results.append(self._import_one(file_name, data))
+                lock_writers()
+                for prepared in files:
+                    results.append(self._import_one(prepared, careful=careful))
+                self._recount_sessions()
                 # Derived tables follow the rows in the same transaction.
                 new = tuple(r.round_id for r in results if r.round_id is not None)
                 repaired = tuple(i for r in results for i in r.repaired_round_ids)
                 if new or repaired:
-                    aggregates.refresh_rounds([*new, *repaired])
+                    if not careful:
+                        try:
+                            aggregates.refresh_rounds([*new, *repaired])
+                        except Exception as exc:
+                            if is_locked_error(exc):
+                                raise
+                            raise _AggregateFailure(str(exc)) from exc
                     players = frozenset(p for r in results for p in r.player_ids)
                     run_hooks(self._hooks, Batch(new, repaired, players, self.live))
         except BaseException:
@@ -179,28 +302,49 @@ class Importer:
             raise
         return results
 
-    def _import_one(self, file_name: str, data: bytes) -> FileResult:
-        digest = sha256(data)
+    def _import_one(self, prepared: _Prepared, *, careful: bool = False) -> FileResult:
+        file_name, data, digest, parsed = prepared
         if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
-            return FileResult(file_name, "duplicate", "same content already imported")
-        try:
-            parsed = parse_round(data, file_name)
-        except ParseError as exc:
-            reason = exc.reason if exc.line is None else f"line {exc.line}: {exc.reason}"
-            return FileResult(file_name, "rejected", reason)
+            return FileResult(file_name, "duplicate", DUPLICATE)
+        if isinstance(parsed, ParseError):
+            where = "" if parsed.line is None else f"line {parsed.line}: "
+            return FileResult(file_name, "rejected", where + parsed.reason)
+        result = self._in_savepoint(file_name, lambda: self._store(parsed, data, digest), careful)
+        if result is _CLASH:
+            # The name is taken: the file may be the complete version of a partial one.
+            result = self._in_savepoint(
+                file_name, lambda: self._replace(parsed, data, digest), careful
+            )
+        return result
+
+    def _in_savepoint(
+        self, file_name: str, store: Callable[[], FileResult], careful: bool
+    ) -> FileResult:
+        """Run ``store`` in a savepoint: whatever fails rolls back this file, never half of
+        it, and becomes its result (:data:`_CLASH` when its name is taken)."""
         try:
             with database_proxy.savepoint():
-                return self._store(parsed, data, digest)
+                result = store()
+                if careful:
+                    self._refresh_file_aggregates(result)
+                return result
+        except _AggregateFailure as exc:
+            self._forget()
+            reason = f"database error while summing the per-day aggregates: {exc}"
+            log.warning("rejected %s: %s", file_name, reason)
+            return FileResult(file_name, "rejected", reason)
+        except _NotGrown as exc:
+            self._forget()
+            return FileResult(file_name, "rejected", f"{CLASH} ({exc})")
         except IntegrityError as exc:
             self._forget()
+            if "sha256" in str(exc):
+                # Another writer stored the same content after our check (a writer that
+                # does not take the writers' lock): it is a duplicate, not an error.
+                return FileResult(file_name, "duplicate", DUPLICATE)
             if "file_name" in str(exc) or "round_server_id_file_name" in str(exc):
-                reason = (
-                    "a different file with the same name from the same server was already "
-                    "imported (re-uploaded with other content?)"
-                )
-            else:
-                reason = f"database error: {exc}"
-            return FileResult(file_name, "rejected", reason)
+                return _CLASH
+            return FileResult(file_name, "rejected", f"database error: {exc}")
         except Exception as exc:
             # Any database error rolls back this whole file (the savepoint), never half.
             self._forget()
@@ -258,6 +402,24 @@ class Importer:
             repaired_round_ids=[r for r in written if r != round_id],
             player_ids=list(player_ids.values()),
         )
+
+    def _recount_sessions(self) -> None:
+        """Set the round count of every gaming session the batch touched by counting its
+        rounds: derived, never incremented, so it cannot drift whatever else happened."""
+        touched = sorted(self._sessions_touched)
+        for i in range(0, len(touched), 500):
+            chunk = touched[i : i + 500]
+            execute(self._sql.recount_sessions(len(chunk)), chunk)
+
+    def _refresh_file_aggregates(self, result: FileResult) -> None:
+        """The per-day aggregates of one file's rounds (careful mode, inside its savepoint)."""
+        rounds = [r for r in (result.round_id, *result.repaired_round_ids) if r is not None]
+        try:
+            aggregates.refresh_rounds(rounds)
+        except Exception as exc:
+            if is_locked_error(exc):
+                raise
+            raise _AggregateFailure(str(exc).strip()) from exc
 
     # ---- servers, players and aliases
 
@@ -379,16 +541,7 @@ class Importer:
         Returns {round 2 id: round 1 id or None} for the round 2s (re)written. A brand-new
         round 2 (in ``parsed_by_id``) is always written here.
         """
-        sql = self._sql
-
-        def fetch(lo: datetime, hi: datetime) -> list[ClusterRound]:
-            cursor = execute(sql.cluster, (server_id, mapname, lo, hi))
-            return [
-                ClusterRound(rid, as_datetime(ended_at), *rest)
-                for rid, ended_at, *rest in cursor.fetchall()
-            ]
-
-        plan = plan_repair(cluster_around(around, fetch), parsed_by_id)
+        plan = plan_repair(self._cluster(server_id, mapname, around), parsed_by_id)
         if not plan:
             return {}
         stored = [r.round2.id for r in plan if r.round2.id not in parsed_by_id]
@@ -398,32 +551,128 @@ class Importer:
             MapResult.delete().where(MapResult.round2.in_(stored)).execute()
         written: dict[int, int | None] = {}
         for round2, round1 in plan:
-            r2_id = round2.id
-            r1_id = None if round1 is None else round1.id
-            written[r2_id] = r1_id
-            execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
-            parsed = parsed_by_id.get(r2_id)
-            if parsed is None:
-                parsed = _reparse(r2_id)
-                PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
-                WeaponRound.delete().where(WeaponRound.round == r2_id).execute()
-            self._write_rows(r2_id, parsed, self._player_ids_for(parsed.players), r1_id)
-            if round1 is not None:
-                outcome, winner = map_outcome_from(
-                    round1.winner, round1.defender, parsed.winner, parsed.defender
-                )
-                result = {
-                    "round1": round1.id,
-                    "round2": r2_id,
-                    "map": mapname,
-                    "ended_at": round2.ended_at,
-                    "outcome": outcome,
-                    "winner_team": winner,
-                    "round1_time_s": round1.round_time_s,
-                    "round2_time_s": parsed.round_time_s,
-                }
-                execute(sql.insert_map_result.sql(), sql.insert_map_result.values(result))
+            written[round2.id] = None if round1 is None else round1.id
+            self._write_round2(round2, round1, parsed_by_id.get(round2.id), mapname)
         return written
+
+    def _write_round2(
+        self,
+        round2: ClusterRound,
+        round1: ClusterRound | None,
+        parsed: ParsedRound | None,
+        mapname: str,
+    ) -> None:
+        """(Re)write a round 2 paired with ``round1`` (None: orphan): its pairing, its rows
+        (from ``parsed``, else from its stored file, replacing the rows it has) and the
+        map result. Its old map result must be gone already."""
+        sql = self._sql
+        r2_id = round2.id
+        r1_id = None if round1 is None else round1.id
+        execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
+        if parsed is None:
+            parsed = _reparse(r2_id)
+            PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
+            WeaponRound.delete().where(WeaponRound.round == r2_id).execute()
+        self._write_rows(r2_id, parsed, self._player_ids_for(parsed.players), r1_id)
+        if round1 is not None:
+            outcome, winner = map_outcome_from(
+                round1.winner, round1.defender, parsed.winner, parsed.defender
+            )
+            result = {
+                "round1": round1.id,
+                "round2": r2_id,
+                "map": mapname,
+                "ended_at": round2.ended_at,
+                "outcome": outcome,
+                "winner_team": winner,
+                "round1_time_s": round1.round_time_s,
+                "round2_time_s": parsed.round_time_s,
+            }
+            execute(sql.insert_map_result.sql(), sql.insert_map_result.values(result))
+
+    def _cluster(self, server_id: int, mapname: str, around: datetime) -> list[ClusterRound]:
+        """The rounds of one map and server chained to ``around`` (see ``cluster_around``)."""
+        sql = self._sql
+
+        def fetch(lo: datetime, hi: datetime) -> list[ClusterRound]:
+            cursor = execute(sql.cluster, (server_id, mapname, lo, hi))
+            return [
+                ClusterRound(rid, as_datetime(ended_at), *rest)
+                for rid, ended_at, *rest in cursor.fetchall()
+            ]
+
+        return cluster_around(around, fetch)
+
+    # ---- slow writers: a partial file replaced by its complete version
+
+    def _replace(self, parsed: ParsedRound, data: bytes, digest: str) -> FileResult:
+        """Replace the round imported from a partial version of this file (same name, same
+        server) by ``parsed``, if ``parsed`` grew from it (:mod:`etbot.ingest.growth`);
+        re-derive what depends on it: its rows, the round 2 paired with it, the map
+        result; the caller's batch refreshes aggregates and runs the hooks on them.
+
+        Raises:
+            _NotGrown: ``parsed`` is another file, not the partial one written further.
+        """
+        server_id = self._server_id(parsed.server_name)
+        row = (
+            Round.select(Round.id, Round.source, Round.session, Round.round1)
+            .where((Round.server == server_id) & (Round.file_name == parsed.file_name))
+            .get()
+        )
+        source = SourceFile.get_by_id(row.source_id)
+        old = parse_round(zlib.decompress(source.content), source.file_name)
+        problem = grew_from(old, parsed)
+        if problem is not None:
+            raise _NotGrown(problem)
+        SourceFile.update(
+            sha256=digest, content=zlib.compress(data, 1), imported_at=datetime.now()
+        ).where(SourceFile.id == source.id).execute()
+        humans = [p for p in parsed.players if not p.is_bot]
+        Round.update(
+            config=parsed.config,
+            defender=parsed.defender,
+            winner=parsed.winner,
+            time_limit_s=parsed.time_limit_s,
+            round_time_s=parsed.round_time_s,
+            play_time_ms=parsed.play_time_ms,
+            layout=parsed.layout,
+            player_count=len(humans),
+            bot_count=len(parsed.players) - len(humans),
+        ).where(Round.id == row.id).execute()
+        # Players and aliases: only the lines the partial file did not have are new (the
+        # others were counted then, with the same name: grew_from checked).
+        known = {p.guid for p in old.players if not p.is_bot}
+        self._upsert_players([p for p in humans if p.guid not in known], db_time(parsed.ended_at))
+        player_ids = self._player_ids_for(humans)
+        PlayerRound.delete().where(PlayerRound.round == row.id).execute()
+        WeaponRound.delete().where(WeaponRound.round == row.id).execute()
+        changed = [row.id]
+        if parsed.round_no == 1:
+            self._write_rows(row.id, parsed, player_ids, None)
+            round2_id = Round.select(Round.id).where(Round.round1 == row.id).scalar()
+            round2_parsed = None  # its rows depend on this round 1: re-derived from its file
+        else:
+            round2_id, round2_parsed = row.id, parsed
+        if round2_id is not None:
+            cluster = {r.id: r for r in self._cluster(server_id, parsed.map, parsed.ended_at)}
+            round2 = cluster[round2_id]
+            round1 = cluster.get(round2.round1_id) if round2.round1_id is not None else None
+            MapResult.delete().where(MapResult.round2 == round2_id).execute()
+            self._write_round2(round2, round1, round2_parsed, parsed.map)
+            if round2_id != row.id:
+                changed.append(round2_id)
+        if row.session_id is not None:
+            self._sessions_touched.add(row.session_id)
+        return FileResult(
+            parsed.file_name,
+            "replaced",
+            f"the partial file imported before grew: {len(old.players)} → "
+            f"{len(parsed.players)} player lines",
+            round_no=parsed.round_no,
+            repaired_round_ids=changed,
+            player_ids=list(player_ids.values()),
+        )
 
     # ---- sessions
 
@@ -444,12 +693,47 @@ class Importer:
                 "ended_at": plan.ended_at,
                 "round_count": plan.round_count,
             }
-            return fetch_id(sql.insert_session.sql(), sql.insert_session.values(session))
+            session_id = fetch_id(sql.insert_session.sql(), sql.insert_session.values(session))
+            self._sessions_touched.add(session_id)
+            return session_id
         if plan.merged:  # this round bridges sessions: merge them into the first
             Round.update(session=plan.keep).where(Round.session.in_(plan.merged)).execute()
             GamingSession.delete().where(GamingSession.id.in_(plan.merged)).execute()
         execute(sql.update_session, (plan.started_at, plan.ended_at, plan.round_count, plan.keep))
+        self._sessions_touched.add(int(plan.keep))
         return int(plan.keep)
+
+
+#: The reason of a file whose content is already in the database.
+DUPLICATE = "same content already imported"
+#: The reason of a file whose name is taken by another file of the same server.
+CLASH = (
+    "a different file with the same name from the same server was already imported "
+    "(re-uploaded with other content?)"
+)
+#: What :meth:`Importer._in_savepoint` returns when the file's name is taken.
+_CLASH = FileResult("", "clash", CLASH)
+
+
+class _NotGrown(Exception):
+    """A file with a taken name that is not the partial file written further."""
+
+
+#: A file ready for the database: (file name, bytes, SHA-256, parsed round or its error).
+_Prepared = tuple[str, bytes, str, ParsedRound | ParseError]
+
+
+def _prepare(file_name: str, data: bytes) -> _Prepared:
+    try:
+        parsed: ParsedRound | ParseError = parse_round(data, file_name)
+    except ParseError as exc:
+        parsed = exc
+    return file_name, data, sha256(data), parsed
+
+
+class _AggregateFailure(Exception):
+    """Refreshing per-day aggregates failed (not for a lock): which file caused it is found
+    by importing the batch again with the aggregates refreshed file by file."""
 
 
 def _reparse(round_id: int) -> ParsedRound:

@@ -10,7 +10,9 @@ class FileResult:
     """What happened to one file."""
 
     file_name: str
-    status: str  # "imported" | "duplicate" | "rejected"
+    #: "imported" | "duplicate" | "rejected" | "replaced" (a partial file imported before,
+    #: now complete: its round was re-derived, see :mod:`etbot.ingest.growth`).
+    status: str
     reason: str = ""
     round_id: int | None = None
     round_no: int | None = None
@@ -30,6 +32,11 @@ class ImportReport:
     paired: int = 0
     orphans: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    #: Partial files replaced by their complete version: (file name, what changed).
+    replacements: list[tuple[str, str]] = field(default_factory=list)
+    #: Paths not even read, with the reason: unreadable folders, FIFOs, devices, dangling
+    #: symbolic links (:func:`etbot.ingest.iter_stats_files`).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     #: Rounds inserted, and round 2s re-derived because their pairing changed.
     new_round_ids: list[int] = field(default_factory=list)
     repaired_round_ids: list[int] = field(default_factory=list)
@@ -53,15 +60,28 @@ class ImportReport:
                     self.paired += 1
                 else:
                     self.orphans += 1
+        elif result.status == "replaced":
+            self.replacements.append((result.file_name, result.reason))
+            self.repaired_round_ids.extend(result.repaired_round_ids)
+            self.player_ids.update(result.player_ids)
         elif result.status == "duplicate":
             self.duplicates += 1
         else:
             self.rejected.append((result.file_name, result.reason))
 
     def summary(self) -> str:
-        """One line: imported, duplicates, paired, orphans, rejected."""
-        return (
+        """One line: imported, duplicates, paired, orphans, rejected (then replaced partial
+        files and skipped paths, when there are any)."""
+        line = (
             f"{self.imported} imported, {self.duplicates} duplicates, "
             f"{self.paired} round 2s paired, {self.orphans} orphans, "
             f"{len(self.rejected)} rejected"
         )
+        if self.replacements:
+            line += f", {self.replaced} replaced"
+        return line + (f", {len(self.skipped)} skipped" if self.skipped else "")
+
+    @property
+    def replaced(self) -> int:
+        """Partial files replaced by their complete version."""
+        return len(self.replacements)

@@ -276,6 +276,17 @@ class Statements:
             GamingSession, ["started_at", "ended_at", "round_count"], param=p
         )
 
+    def recount_sessions(self, count: int) -> str:
+        """``UPDATE gaming_session SET round_count = (its rounds) WHERE id IN (…count…)``."""
+        marks = ", ".join([self.param] * count)
+        session, rnd = table(GamingSession), table(Round)
+        return (
+            f"UPDATE {session} SET {column(GamingSession, 'round_count')} = "  # noqa: S608 names from the models, values are parameters
+            f"(SELECT COUNT(*) FROM {rnd} WHERE {rnd}.{column(Round, 'session')} = "
+            f"{session}.{column(GamingSession, 'id')}) "
+            f"WHERE {column(GamingSession, 'id')} IN ({marks})"
+        )
+
     def player_ids(self, count: int) -> str:
         """``SELECT id, guid FROM player WHERE guid IN (…count params…)``."""
         marks = ", ".join([self.param] * count)
