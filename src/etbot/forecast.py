@@ -11,8 +11,11 @@ session at 00:30 belongs to the evening before) is modelled by three questions:
   Activity changes within days (a holiday week, a new map pack), habits over a season,
   so the two get different memories.
 * **When does the evening's first session start?** A recency-weighted kernel density of
-  past first starts, the same for every weekday or per weekday (shrunk towards the
-  all-days density: weekend afternoons, extra sessions on off days at odd hours).
+  past first starts, the same for every weekday. (Per-weekday start times, shrunk towards
+  the all-days density, are an option: ``time_weekday_prior_starts``. They help a little
+  on fixed weekly schedules with off-day sessions at odd hours and cost a few points on
+  resamples of the real corpus, which is what a held-out community looks like; so they
+  are off by default.)
 * **Does a second session follow?** After a session the server is busy until 60 minutes
   after its last round (a round within 60 minutes joins the session); then another
   session may start that evening, with a probability per unit of start-time mass still
@@ -102,8 +105,10 @@ class ForecastParams:
     #: (besides the candidate without weekday factors).
     weekday_prior_weeks: tuple[float, ...] = (1.0, 4.0)
     #: Pseudo-starts of "this weekday's start time is like any other's" each weekday's
-    #: start-time density is shrunk with (besides the candidate without weekday times).
-    time_weekday_prior_starts: tuple[float, ...] = (1.0, 4.0)
+    #: start-time density is shrunk with, besides the all-days density; empty = start
+    #: times do not depend on the weekday (the default, see the module docstring; the
+    #: bench's ``--grid`` shows ``(1.0, 4.0)``).
+    time_weekday_prior_starts: tuple[float, ...] = ()
     #: Memories (half-lives, days) of the time of day of the first start.
     time_half_lives_days: tuple[float, ...] = (14.0, 56.0, 224.0)
     #: Spreads (Gaussian sigma, minutes) of start times around a usual time.
