@@ -462,7 +462,10 @@ def grid(history: History, asks: Sequence[Ask], lookback: timedelta) -> None:
         ("defaults", d),
         ("no weekday factor", replace(d, weekday_half_lives_days=())),
         ("weekday start times", replace(d, time_weekday_prior_starts=(1.0, 4.0))),
-        ("level memories >= 14 d", replace(d, level_half_lives_days=(14.0, 28.0, 56.0, 112.0))),
+        (
+            "level from 3.5 d",
+            replace(d, level_half_lives_days=(3.5, 7.0, 14.0, 28.0, 56.0, 112.0)),
+        ),
         ("level memory 14 d only", replace(d, level_half_lives_days=(14.0,))),
         ("time memory 56 d only", replace(d, time_half_lives_days=(56.0,))),
         ("bandwidth 30 min only", replace(d, bandwidths_minutes=(30.0,))),

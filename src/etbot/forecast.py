@@ -30,7 +30,7 @@ proportional to their exponentiated scores (Bayesian model averaging) times a pr
 gives "weekdays matter" and "weekdays don't matter" even odds, however many variants of
 the first there are. Older scores count less (a forgetting factor of 0.99 per day, as in
 dynamic model averaging), so when a community changes from "once in a while" to "every
-evening" the short memories take over within days. Weekday effects therefore only
+evening" the shorter memories take over. Weekday effects therefore only
 matter where the data shows them (a fixed Tuesday/Thursday schedule), and an irregular
 community that plays most evenings gets "tomorrow at the usual time".
 
@@ -97,8 +97,11 @@ class ForecastParams:
     docstring); bench/sessions.py shows how the results move when a set is changed."""
 
     #: Memories (half-lives, days) of the activity level: the share of recent evenings
-    #: with a session. From "this week" to "this season".
-    level_half_lives_days: tuple[float, ...] = (3.5, 7.0, 14.0, 28.0, 56.0, 112.0)
+    #: with a session, from "these two weeks" to "this season". Not shorter: a half-life
+    #: of a few days estimates a per-evening probability from fewer than ~20 evenings
+    #: (a standard error above 0.1), and one quiet evening then makes the next ones look
+    #: unlikely (the bench's ``--grid`` shows "level from 3.5 d").
+    level_half_lives_days: tuple[float, ...] = (14.0, 28.0, 56.0, 112.0)
     #: Memories (half-lives, days) of the weekday factor: habits change slowly.
     weekday_half_lives_days: tuple[float, ...] = (56.0, 182.0)
     #: Pseudo-weeks of "this weekday is like any other" each weekday factor is shrunk with
