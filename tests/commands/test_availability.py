@@ -117,6 +117,19 @@ async def test_option_bounds_and_a_bad_time(rec: DiscordRecorder[EtBot]) -> None
     assert AvailabilityPoll.select().count() == 0
 
 
+async def test_a_member_cannot_flood_the_channel_with_polls(rec: DiscordRecorder[EtBot]) -> None:
+    for _ in range(2):
+        await post_poll(rec, p.option("days", 1))
+        rec.clear()
+    with time_machine.travel(NOW, tick=False):  # the id (a snowflake) carries the time
+        payload = p.slash_command("availability", [p.option("days", 1)])
+        await rec.invoke_slash(payload, raise_errors=False)
+    reply = await rec.wait_for_response(payload)
+    assert reply.ephemeral
+    assert "Slow down" in reply.embeds[0]["description"]
+    assert AvailabilityPoll.select().count() == 2
+
+
 async def test_predicted_starts_without_a_time(rec: DiscordRecorder[EtBot]) -> None:
     edit = await post_poll(rec, p.option("days", 2))
     assert rec.by_route(FOLLOWUP) == []

@@ -182,6 +182,7 @@ class AvailabilityCog(BaseCog):
     @commands.slash_command(
         name="availability", description="Ask who can play on the coming days (yes / maybe / no)"
     )
+    @commands.cooldown(2, 60.0, commands.BucketType.user)  # a poll is a few messages: no spam
     async def availability_command(
         self,
         inter: ApplicationCommandInteraction,
