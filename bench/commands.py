@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from etbot import aggregates
+from etbot import aggregates, availability
 from etbot.activity import activity
 from etbot.balance import balance
 from etbot.commands.activity import heatmap_chart
@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         ("activity server 260w", lambda: activity(None, 260, now=now)),
         ("recent sessions 5", lambda: recent_sessions(5)),
         ("weekly pattern", lambda: weekly_pattern(args.tz, now)),
+        ("next session (forecast + polls)", lambda: availability.next_session(now, args.tz)),
         ("autocomplete prefix", lambda: autocomplete_players(prefix())),
         ("autocomplete substring", lambda: autocomplete_players(middle())),
         ("autocomplete empty", lambda: autocomplete_players("")),

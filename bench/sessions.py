@@ -7,6 +7,7 @@ Usage::
     python bench/sessions.py --synthetic             # etbot.synth: 200 players, 1 year, 3 servers
     python bench/sessions.py --cli                   # also replay through the CLI (slow)
     python bench/sessions.py --sample 0.5 --seed 2   # a random half of the files (held-out style)
+    python bench/sessions.py --sample 0.5 --seeds 6  # six random halves, asks pooled
     python bench/sessions.py --grid                  # each knob varied alone, 1st / 2nd half
     python bench/sessions.py --database-url sqlite:///x.db   # rounds of an imported history
 
@@ -54,7 +55,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
-import math
 import os
 import random
 import statistics
@@ -308,13 +308,15 @@ def cli_replay(
 # --------------------------------------------------------------------------- main
 
 
-def load_rounds(files: list[Path], database_url: str | None, workdir: Path) -> list[RoundRow]:
+def load_rounds(
+    files: list[Path], database_url: str | None, workdir: Path, name: str = "bench.db"
+) -> list[RoundRow]:
     """Every round's (server, end, length, limit): from ``database_url`` when given, else
     from the files imported through the real ingest into a fresh SQLite database."""
     if database_url:
         open_database(database_url)
     else:
-        open_database(f"sqlite:///{workdir / 'bench.db'}")
+        open_database(f"sqlite:///{workdir / name}")
         report = Importer().import_paths(files)
         print(report.summary(), file=sys.stderr)
     return [
@@ -348,6 +350,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sample", type=float, default=1.0, help="replay only this random share of the files"
     )
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="with --sample: replay that many random samples (seeds --seed, --seed+1, …) "
+        "and pool their asks",
+    )
     ap.add_argument("--cli", action="store_true", help="also replay through `etbot` (slow)")
     ap.add_argument("--grid", action="store_true", help="sensitivity to each model knob")
     args = ap.parse_args(argv)
@@ -367,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
             files = list(iter_stats_files([out]))
         else:
             files = list(iter_stats_files(args.files or [DEFAULT_CORPUS]))
+        if args.sample < 1.0 and args.seeds > 1:
+            return pooled_samples(files, args, workdir)
         if args.sample < 1.0:
             rng = random.Random(args.seed)
             files = sorted(f for f in files if rng.random() < args.sample)
@@ -374,13 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         history = History(load_rounds(files, args.database_url, workdir))
         print(f"{len(history.rounds)} rounds, {len(history.sessions)} sessions")
         lookback = timedelta(days=DEFAULT_PARAMS.lookback_days)
-        predictors: dict[str, Predictor] = {
-            "model": model(DEFAULT_PARAMS),
-            "last-week": last_week,
-            "median-time": median_time,
-            "median-usual-day": median_usual_day,
-            "weekly-pattern": weekly_pattern_today,
-        }
+        predictors = all_predictors()
         for delay in args.delay:
             asks = after_asks(history, args.warmup, timedelta(minutes=delay))
             report(
@@ -405,25 +410,68 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def all_predictors() -> dict[str, Predictor]:
+    """The model and the naive baselines, in report order."""
+    return {
+        "model": model(DEFAULT_PARAMS),
+        "last-week": last_week,
+        "median-time": median_time,
+        "median-usual-day": median_usual_day,
+        "weekly-pattern": weekly_pattern_today,
+    }
+
+
+def pooled_samples(files: list[Path], args: argparse.Namespace, workdir: Path) -> int:
+    """``--seeds`` random samples of the files, each replayed on its own (after-asks at
+    each ``--delay``); the asks of all samples pooled per predictor."""
+    lookback = timedelta(days=DEFAULT_PARAMS.lookback_days)
+    pooled: dict[float, dict[str, tuple[Score, Score, Score, Score]]] = {}
+    for seed in range(args.seed, args.seed + args.seeds):
+        rng = random.Random(seed)
+        sample = sorted(f for f in files if rng.random() < args.sample)
+        history = History(load_rounds(sample, None, workdir, f"sample-{seed}.db"))
+        print(f"seed {seed}: {len(sample)} files, {len(history.sessions)} sessions")
+        for delay in args.delay:
+            asks = after_asks(history, args.warmup, timedelta(minutes=delay))
+            scores = evaluate(history, asks, all_predictors(), lookback)
+            into = pooled.setdefault(delay, {})
+            for name, parts in scores.items():
+                if name not in into:
+                    into[name] = (Score(), Score(), Score(), Score())
+                for total, part in zip(into[name], parts, strict=True):
+                    total.asks += part.asks
+                    total.hits += part.hits
+                    total.predicted += part.predicted
+                    total.errors = (total.errors or []) + (part.errors or [])
+    for delay, scores in pooled.items():
+        title = f"{args.seeds} random {args.sample:.0%} samples, {delay:g} min after each session"
+        print(f"\n{title}: {scores['model'][0].asks} asks pooled")
+        for name, (total, first, second, active) in scores.items():
+            print(f"  {name:16s} all    {total.line()}")
+            print(f"  {'':16s} 1st    {first.line()}")
+            print(f"  {'':16s} 2nd    {second.line()}")
+            print(f"  {'':16s} active {active.line()}")
+    return 0
+
+
 def grid(history: History, asks: Sequence[Ask], lookback: timedelta) -> None:
-    """Sensitivity: each knob varied alone around the defaults, hit rates on the first and
-    second half of the asks (a knob worth changing must win on both halves)."""
-    inf = math.inf
-    variants: list[tuple[str, ForecastParams]] = [("defaults", DEFAULT_PARAMS)]
-    for days in (28.0, 182.0):
-        variants.append(
-            (f"shape half-life {days:g} d", replace(DEFAULT_PARAMS, shape_half_life_days=days))
-        )
-    for days in (7.0, 28.0):
-        variants.append(
-            (f"level half-life {days:g} d", replace(DEFAULT_PARAMS, level_half_life_days=days))
-        )
-    for minutes in (30.0, 60.0):
-        variants.append(
-            (f"bandwidth {minutes:g} min", replace(DEFAULT_PARAMS, bandwidth_minutes=minutes))
-        )
-    for weeks, label in ((0.0, "weekdays alone"), (inf, "any day alike")):
-        variants.append((label, replace(DEFAULT_PARAMS, weekday_prior_weeks=weeks)))
+    """Sensitivity: each candidate set changed alone, hit rates on the first and second
+    half of the asks (a change worth making must win on both halves)."""
+    d = DEFAULT_PARAMS
+    variants: list[tuple[str, ForecastParams]] = [
+        ("defaults", d),
+        ("no weekday factor", replace(d, weekday_half_lives_days=())),
+        ("weekday start times", replace(d, time_weekday_prior_starts=(1.0, 4.0))),
+        (
+            "level from 3.5 d",
+            replace(d, level_half_lives_days=(3.5, 7.0, 14.0, 28.0, 56.0, 112.0)),
+        ),
+        ("level memory 14 d only", replace(d, level_half_lives_days=(14.0,))),
+        ("time memory 56 d only", replace(d, time_half_lives_days=(56.0,))),
+        ("bandwidth 30 min only", replace(d, bandwidths_minutes=(30.0,))),
+        ("forgetting 0.98", replace(d, forgetting_per_day=0.98)),
+        ("no forgetting", replace(d, forgetting_per_day=1.0)),
+    ]
     half = len(asks) // 2
     print(f"\nsensitivity (after asks; 1st half {half}, 2nd half {len(asks) - half}):")
     for label, params in variants:

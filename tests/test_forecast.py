@@ -7,8 +7,9 @@ the round's end in server time), a generated etbot.synth history, and the real c
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from conftest import PG_URL
 from etbot.cli import main
 from etbot.forecast import (
     PastSession,
+    evenings_ahead,
     forecast_next,
     load_sessions,
     next_session,
@@ -195,10 +197,11 @@ def test_agreed_starts_override_the_prediction(db: Database, tmp_path: Path) -> 
     assert next_session(datetime(2024, 1, 1, tzinfo=UTC), "UTC") is None
 
 
-def test_real_corpus_next_evening(corpus: object) -> None:
+def test_real_corpus_next_evening(real_corpus: object) -> None:
     # The real community plays almost every evening in late October 2025 (first rounds
     # end 21:10-21:45); after the last session of the corpus the forecast is the next
-    # evening.
+    # evening. (A fact of the real files: the generated corpus has a session every two
+    # weeks, and nothing since 3 October at that instant.)
     last_end = datetime(2025, 10, 28, 23, 44, 43)
     predicted = next_session(last_end + timedelta(minutes=1), "UTC")
     assert predicted is not None
@@ -229,7 +232,7 @@ def synth_sessions(tmp_path_factory: pytest.TempPathFactory) -> list[PastSession
 def test_synthetic_weekly_schedule_is_learned(synth_sessions: list[PastSession]) -> None:
     sessions = synth_sessions
     fixed = {1, 2, 3, 6}
-    checked = 0
+    checked = on_schedule = 0
     for i, s in enumerate(sessions[:-1]):
         if s.start < sessions[0].start + timedelta(weeks=4) or s.start.weekday() not in fixed:
             continue
@@ -240,14 +243,134 @@ def test_synthetic_weekly_schedule_is_learned(synth_sessions: list[PastSession])
         day = at.date() if at.hour < 12 else at.date() + timedelta(days=1)
         while day.weekday() not in fixed:
             day += timedelta(days=1)
-        # The forecast is the next scheduled evening (20:00-21:30), not an off day.
-        assert result.start.date() == day, (s, result)
-        assert 19 * 60 + 30 <= result.start.hour * 60 + result.start.minute <= 22 * 60
-        actual = sessions[i + 1].start
-        if actual.date() == day and actual.hour >= 20:
-            assert abs(result.start - actual) <= timedelta(hours=1), (actual, result)
+        # The forecast is the next scheduled evening (20:00-21:30), not an off day: off
+        # days have a session 20 % of the time, at any time from 15:00 to 21:30. (With
+        # only weeks of history, two recent off-day sessions can make one a close call.)
+        minute = result.start.hour * 60 + result.start.minute
+        if result.start.date() == day and 19 * 60 + 30 <= minute <= 22 * 60:
+            on_schedule += 1
+            actual = sessions[i + 1].start
+            if actual.date() == day and actual.hour >= 20:
+                assert abs(result.start - actual) <= timedelta(hours=1), (actual, result)
         checked += 1
     assert checked >= 25
+    assert on_schedule >= 0.9 * checked, (on_schedule, checked)
+
+
+def every_evening(first: date, days: int, seed: int, share: float = 0.85) -> list[PastSession]:
+    """An irregular community that plays on most evenings (any weekday), first rounds
+    around 21:15 (± 20 min), sessions of about two hours."""
+    rng = random.Random(seed)
+    out = []
+    for d in range(days):
+        if rng.random() < share:
+            start = datetime.combine(first + timedelta(days=d), time(21, 15))
+            start += timedelta(minutes=rng.gauss(0.0, 20.0))
+            out.append(PastSession(1, start, start + timedelta(minutes=rng.uniform(90, 150))))
+    return out
+
+
+def next_evening(at: datetime) -> date:
+    """The evening after the one ``at`` belongs to (evenings end at 06:00)."""
+    return (at - timedelta(hours=6)).date() + timedelta(days=1)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_community_that_plays_most_evenings_is_expected_tomorrow(seed: int) -> None:
+    # No weekday is special here, so no weekday should be skipped for a "better" one:
+    # after each session, the next evening at the usual time.
+    sessions = every_evening(date(2025, 1, 6), 56, seed)
+    asked = tomorrow = 0
+    for s in sessions:
+        if s.start < datetime(2025, 1, 27):
+            continue
+        at = s.end + timedelta(minutes=1)
+        result = forecast_next([p for p in sessions if p.start < at], at)
+        assert result is not None
+        asked += 1
+        minute = result.start.hour * 60 + result.start.minute
+        tomorrow += result.start.date() == next_evening(at) and 20 * 60 + 30 <= minute <= 22 * 60
+    assert asked >= 20
+    assert tomorrow >= 0.9 * asked, (tomorrow, asked)
+
+
+def test_a_community_that_starts_playing_daily_is_followed_within_days() -> None:
+    # Half a year of a session every 13 days (so on every weekday in turn), then every
+    # evening: after four daily sessions the forecast is "tomorrow", not next week.
+    sparse = [
+        PastSession(1, start, start + timedelta(hours=1))
+        for start in (datetime(2024, 7, 1, 22, 30) + timedelta(days=13 * k) for k in range(14))
+    ]
+    daily = every_evening(date(2025, 1, 1), 4, seed=7, share=1.0)
+    sessions = sparse + daily
+    at = daily[-1].end + timedelta(minutes=1)
+    result = forecast_next(sessions, at)
+    assert result is not None
+    assert result.start.date() == next_evening(at)
+    # The usual time moved too: from 22:30 towards the recent 21:15.
+    assert result.start.hour * 60 + result.start.minute <= 22 * 60 + 15
+
+
+def test_after_an_early_session_a_regular_one_may_follow() -> None:
+    # A community whose early sessions (over before 21:00) were always followed by the
+    # usual one that evening: after another early session, the forecast is tonight.
+    sessions = []
+    for d in range(42):
+        day = date(2025, 1, 6) + timedelta(days=d)
+        if d % 7 == 5:  # Saturdays: a short afternoon session first
+            early = datetime.combine(day, time(17, 0))
+            sessions.append(PastSession(1, early, early + timedelta(minutes=60)))
+        start = datetime.combine(day, time(21, 0))
+        sessions.append(PastSession(1, start, start + timedelta(hours=2)))
+    saturday = datetime(2025, 2, 22, 17, 0)
+    sessions.append(PastSession(1, saturday, saturday + timedelta(minutes=60)))
+    at = saturday + timedelta(minutes=61)
+    result = forecast_next(sessions, at)
+    assert result is not None
+    assert result.start.date() == saturday.date()
+    assert abs(result.start - datetime(2025, 2, 22, 21, 0)) <= timedelta(minutes=30)
+    # Without that habit (the Saturday sessions were the only ones), tonight is unlikely.
+    no_habit = [s for s in sessions if s.start.weekday() != 5 or s.start.hour < 20]
+    result = forecast_next(no_habit, at)
+    assert result is not None
+    assert result.start.date() != saturday.date()
+
+
+def test_evenings_ahead_give_the_usual_start_and_a_chance(
+    synth_sessions: list[PastSession],
+) -> None:
+    at = synth_sessions[-1].end + timedelta(hours=12)
+    ahead = evenings_ahead(synth_sessions, at, 7)
+    assert [e.evening for e in ahead] == [
+        (at - timedelta(hours=6)).date() + timedelta(days=d) for d in range(7)
+    ]
+    fixed = {1, 2, 3, 6}
+    scheduled = [e for e in ahead if e.evening.weekday() in fixed]
+    off = [e for e in ahead if e.evening.weekday() not in fixed]
+    # Scheduled evenings are likely and start between 20:00 and 21:30; off days are not.
+    assert min(e.probability for e in scheduled) > max(e.probability for e in off)
+    for e in scheduled:
+        assert e.start is not None
+        assert 20 * 60 - 15 <= e.start.hour * 60 + e.start.minute <= 21 * 60 + 45, e
+    assert evenings_ahead([], at, 3) == []
+
+
+def test_real_corpus_dense_weeks_expect_the_next_evening(real_corpus: object) -> None:
+    # In late October 2025 the real community plays almost every evening (first rounds
+    # end 21:10-21:45). After each of those sessions the forecast is the next evening
+    # around that time, never a week away.
+    sessions = load_sessions(datetime(2025, 10, 29))
+    late = [s for s in sessions if s.start >= datetime(2025, 10, 19)]
+    assert len(late) >= 8
+    next_day = 0
+    for s in late:
+        at = s.end + timedelta(minutes=1)
+        result = forecast_next([p for p in sessions if p.start < at], at)
+        assert result is not None
+        assert result.start - at <= timedelta(days=2)
+        minute = result.start.hour * 60 + result.start.minute
+        next_day += result.start.date() == next_evening(at) and 20 * 60 + 30 <= minute <= 22 * 60
+    assert next_day >= 0.75 * len(late), (next_day, len(late))
 
 
 # --------------------------------------------------------------------------- CLI

@@ -729,3 +729,56 @@ class PlayerMilestone(BaseModel):
 
 
 ALL_MODELS += [PlayerMilestone]
+# --------------------------------------------------------------------------- availability
+# Owned by etbot.availability: "who can play on which day?" polls posted by /availability,
+# one changeable vote per member and day, and the reminders sent before each day's start.
+
+
+class AvailabilityPoll(BaseModel):
+    """An availability poll: the coming days of a Discord server's community."""
+
+    guild_id = BigIntegerField()
+    channel_id = BigIntegerField()
+    #: The member who posted it.
+    created_by = BigIntegerField()
+    #: When it was posted (naive UTC).
+    created_at = DateTimeField()
+    #: The start time every day of the poll asks about ("21:00", server time); None when
+    #: each day shows the forecast's usual start instead.
+    start_time = CharField(max_length=5, null=True)
+
+
+class AvailabilityDay(BaseModel):
+    """One day (evening) of a poll and the start it asks about."""
+
+    poll = ForeignKeyField(AvailabilityPoll, on_delete="CASCADE")
+    day = DateField()
+    #: The start asked about (server-local): the poll's time that day, else the forecast's
+    #: most likely start that evening; None when there is neither.
+    start = DateTimeField(null=True)
+    #: True when ``start`` is the time the poll proposed (not a forecast).
+    proposed = BooleanField(default=False)
+
+    class Meta:
+        indexes = (
+            (("poll", "day"), True),
+            (("start",), False),
+        )
+
+
+class AvailabilityVote(BaseModel):
+    """A member's answer for one day of a poll; a new click replaces it."""
+
+    poll = ForeignKeyField(AvailabilityPoll, on_delete="CASCADE")
+    day = DateField()
+    member_id = BigIntegerField()
+    #: "yes", "maybe" or "no".
+    answer = CharField(max_length=5)
+    #: When the member last changed it (naive UTC).
+    voted_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("poll", "day", "member_id"), True),)
+
+
+ALL_MODELS += [AvailabilityPoll, AvailabilityDay, AvailabilityVote]

@@ -11,7 +11,8 @@ from discordkit import (
     DiscordRecorder,
 )
 from discordkit import payloads as p
-from etbot import sessions
+from etbot import availability, sessions
+from etbot.availability import NextSession
 from etbot.commands.matchnight import final_score_text
 from etbot.errors import NoData
 from etbot.sessions import PatternSlot, SessionInfo, WeeklyPattern, recent_sessions
@@ -23,8 +24,8 @@ async def test_sessions(rec: DiscordRecorder) -> None:
     recent = recent_sessions(5)
     assert embed["title"] == "Recent sessions"
     names = [f["name"] for f in embed["fields"]]
-    assert len(names) == len(recent) + 1
-    assert names[-1] == "Weekly pattern"
+    assert len(names) == len(recent) + 2
+    assert names[-2:] == ["Weekly pattern", "Next session"]
     newest = recent[0]
     assert newest.server in names[0]
     assert "<t:" in embed["fields"][0]["value"]
@@ -36,16 +37,22 @@ async def test_sessions(rec: DiscordRecorder) -> None:
 async def test_sessions_next_session_timestamp(
     rec: DiscordRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    nxt = datetime(2030, 5, 7, 19, 0, tzinfo=UTC)
+    # The weekly pattern is still shown; the next session comes from the forecast (or a
+    # poll), no longer from the pattern's slots.
+    old_guess = datetime(2030, 5, 7, 19, 0, tzinfo=UTC)
     slot = PatternSlot(weekday=1, hour=21, minute=0, weeks_seen=10)
-    pattern = WeeklyPattern([slot], 12, 30, nxt, "Europe/Berlin")
+    pattern = WeeklyPattern([slot], 12, 30, old_guess, "Europe/Berlin")
     monkeypatch.setattr(sessions, "weekly_pattern", lambda tz, now: pattern)
+    nxt = datetime(2030, 5, 8, 18, 45, tzinfo=UTC)
+    monkeypatch.setattr(availability, "next_session", lambda now, tz: NextSession(nxt, False))
     edit = await run_deferred(rec, p.slash_command("sessions"))
-    value = edit.embeds[0]["fields"][-1]["value"]
-    assert "Usually Tuesday 21:00 (Europe/Berlin)" in value
+    pattern_value, next_value = (f["value"] for f in edit.embeds[0]["fields"][-2:])
+    assert "Usually Tuesday 21:00 (Europe/Berlin)" in pattern_value
+    assert "<t:" not in pattern_value
     ts = int(nxt.timestamp())
-    assert f"<t:{ts}:R>" in value
-    assert f"<t:{ts}:F>" in value
+    assert f"<t:{ts}:R>" in next_value
+    assert f"<t:{ts}:F>" in next_value
+    assert "predicted from past sessions" in next_value
 
 
 async def test_sessions_without_data_is_friendly(

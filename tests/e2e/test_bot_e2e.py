@@ -223,8 +223,33 @@ async def test_sessions(live: tuple[FakeDiscord, EtBot]) -> None:
     message = await final_message(server, payload)
     [embed] = message.embeds
     assert embed["title"] == "Recent sessions"
-    assert embed["fields"][-1]["name"] == "Weekly pattern"
+    assert [f["name"] for f in embed["fields"][-2:]] == ["Weekly pattern", "Next session"]
     assert re.search(r"<t:\d+:f>", embed["fields"][0]["value"])
+
+
+async def test_availability_poll_two_members_vote(live: tuple[FakeDiscord, EtBot]) -> None:
+    server, _ = live
+    payload = await command(server, "availability", p.option("days", 2), p.option("at", "21:00"))
+    edit = await final_message(server, payload)
+    message = edit.response
+    rows = message["components"]
+    assert [len(row["components"]) for row in rows] == [3, 3]  # one row per day
+    yes, maybe = rows[1]["components"][0], rows[1]["components"][1]
+    assert yes["label"].endswith("yes (0)")
+    for user, button in ((server.world.owner, yes), (server.world.player, maybe)):
+        click = await server.dispatch_interaction(
+            p.button_click(button["custom_id"], message=message, world=server.world, user=user)
+        )
+        reply = await server.wait_for_response(click, timeout=TIMEOUT)
+        assert reply.callback_type == 7
+    # The poll message itself now shows both answers (edited in place, not re-posted).
+    stored = server.api.messages[int(message["id"])]
+    labels = [b["label"] for b in stored["components"][1]["components"]]
+    assert labels[0].endswith("yes (1)")
+    assert labels[1:] == ["maybe (1)", "no (0)"]
+    second_day = stored["embeds"][0]["fields"][1]["value"]
+    assert f"<@{server.world.owner.id}>" in second_day
+    assert f"<@{server.world.player.id}>" in second_day
 
 
 async def test_link_member_refused_for_members(live: tuple[FakeDiscord, EtBot]) -> None:

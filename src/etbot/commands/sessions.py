@@ -10,7 +10,7 @@ import disnake
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction
 
-from etbot import charts, sessions
+from etbot import availability, charts, sessions
 from etbot.commands._base import COLOUR_INFO, BaseCog, get_resources
 from etbot.commands.formatting import FIELD_NAME_MAX, clip_markdown, duration, escape
 from etbot.commands.matchnight import final_score_text
@@ -55,7 +55,7 @@ def session_field(session: sessions.SessionInfo, zone: ZoneInfo) -> tuple[str, s
 
 
 def pattern_text(pattern: sessions.WeeklyPattern) -> str:
-    """Usual session starts (server time) and the next expected one."""
+    """Usual session starts (server time)."""
     if not pattern.slots:
         return (
             f"No regular pattern in the last {sessions.PATTERN_WEEKS} weeks "
@@ -64,22 +64,37 @@ def pattern_text(pattern: sessions.WeeklyPattern) -> str:
     usual = ", ".join(
         f"{charts.WEEKDAYS[s.weekday]} {s.hour:02d}:{s.minute:02d}" for s in pattern.slots
     )
-    text = f"Usually {usual} ({pattern.timezone}), over {pattern.weeks_observed} weeks."
-    if pattern.next_session is not None:
-        ts = int(pattern.next_session.timestamp())
-        text += f"\nNext expected: <t:{ts}:F> (<t:{ts}:R>)"
-    return text
+    return f"Usually {usual} ({pattern.timezone}), over {pattern.weeks_observed} weeks."
+
+
+def next_session_text(upcoming: availability.NextSession) -> str:
+    """When the next session starts, as Discord timestamps, and where that comes from."""
+    if upcoming.start is None:
+        return "No prediction yet: no rounds in the last year and no agreed start."
+    ts = int(upcoming.start.timestamp())
+    source = (
+        "agreed in an availability poll"
+        if upcoming.agreed
+        else "predicted from past sessions (see /availability to agree on one)"
+    )
+    return f"<t:{ts}:F> (<t:{ts}:R>) · {source}"
 
 
 def sessions_embed(
-    recent: list[sessions.SessionInfo], pattern: sessions.WeeklyPattern, zone: ZoneInfo
+    recent: list[sessions.SessionInfo],
+    pattern: sessions.WeeklyPattern,
+    zone: ZoneInfo,
+    upcoming: availability.NextSession | None = None,
 ) -> disnake.Embed:
-    """The /sessions embed: one field per recent session, then the weekly pattern."""
+    """The /sessions embed: one field per recent session, the weekly pattern, then the
+    next session."""
     embed = disnake.Embed(title="Recent sessions", colour=COLOUR_INFO)
     for session in recent:
         name, value = session_field(session, zone)
         embed.add_field(name, value, inline=False)
     embed.add_field("Weekly pattern", pattern_text(pattern), inline=False)
+    if upcoming is not None:
+        embed.add_field("Next session", next_session_text(upcoming), inline=False)
     return embed
 
 
@@ -93,10 +108,12 @@ class SessionsCog(BaseCog):
         await inter.response.defer()
         recent = await self.res.run(sessions.recent_sessions, SESSIONS_SHOWN)
         tz = self.res.settings.server_timezone
-        # weekly_pattern is not a cached query: "next session" depends on the current minute.
-        pattern = await self.res.run(sessions.weekly_pattern, tz, disnake.utils.utcnow())
+        now = disnake.utils.utcnow()
+        pattern = await self.res.run(sessions.weekly_pattern, tz, now)
+        # Not cached: the next session depends on the current minute and on poll answers.
+        upcoming = await self.res.run(availability.next_session, now, tz)
         await inter.edit_original_response(
-            embed=sessions_embed(recent, pattern, self.res.settings.tz)
+            embed=sessions_embed(recent, pattern, self.res.settings.tz, upcoming)
         )
 
 
