@@ -23,7 +23,6 @@ synchronous peewee code; the bot runs it off the event loop.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import stat
@@ -37,7 +36,7 @@ from peewee import IntegrityError
 
 from etbot import aggregates
 from etbot.db import as_datetime, is_locked_error, lock_writers, retry_locked
-from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
+from etbot.ingest.differential import ROUND1_FIELDS, VALUE_FIELDS, Round1Player, derive_values
 from etbot.ingest.growth import grew_from
 from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.ingest.pairing import (
@@ -46,6 +45,16 @@ from etbot.ingest.pairing import (
     map_outcome_from,
     plan_repair,
 )
+from etbot.ingest.prepare import (
+    Human,
+    Prepared,
+    PreparedRound,
+    from_parsed,
+    prepare,
+    prepare_paths,
+    weapon_counts,
+)
+from etbot.ingest.prepare import sha256 as sha256
 from etbot.ingest.results import FileResult, ImportReport
 from etbot.ingest.sessions import SessionRow, plan_session, touch_window
 from etbot.ingest.statements import Statements, execute, fetch_id
@@ -59,17 +68,16 @@ from etbot.models import (
     WeaponRound,
     database_proxy,
 )
-from etbot.statsfile import ParsedPlayer, ParsedRound, ParseError, clean_name, parse_round
+from etbot.statsfile import ParseError, clean_name, parse_round
 
 log = logging.getLogger(__name__)
 
 #: Larger than any stats file: such a file is rejected unread.
 MAX_FILE_BYTES = 4 * 1024 * 1024
-
-
-def sha256(data: bytes) -> str:
-    """The content hash files are deduplicated by."""
-    return hashlib.sha256(data).hexdigest()
+#: Files per transaction of a bulk import (larger batches spread the per-batch work —
+#: per-day aggregates, ratings, milestones — over more files) and of a live import.
+BULK_BATCH = 1000
+LIVE_BATCH = 200
 
 
 def db_time(value: datetime) -> str:
@@ -215,7 +223,16 @@ class Importer:
         """
         # Parsing is pure: done once, before the transaction, so the write lock is held
         # only for the database work (and a retried batch does not parse again).
-        batch = [_prepare(name, data) for name, data in files]
+        batch = [prepare(name, data) for name, data in files]
+        return self._import_prepared(batch, report, progress)
+
+    def _import_prepared(
+        self,
+        batch: list[Prepared],
+        report: ImportReport | None,
+        progress: Callable[[FileResult], None] | None,
+    ) -> list[FileResult]:
+        """:meth:`import_many` for files already prepared (:mod:`etbot.ingest.prepare`)."""
         try:
             results = retry_locked(lambda: self._import_batch(batch))
         except _AggregateFailure as failure:
@@ -236,36 +253,43 @@ class Importer:
         self,
         paths: Iterable[str | os.PathLike[str]],
         *,
-        batch_size: int = 200,
+        batch_size: int | None = None,
         progress: Callable[[FileResult], None] | None = None,
+        workers: int | None = None,
     ) -> ImportReport:
         """Import files and folders; unreadable or bad files are reported, never fatal.
 
         Paths that are not imported at all (see :func:`iter_stats_files`) are listed in
         the report's ``skipped`` with the reason.
+
+        A bulk import (not ``live``) of many files reads and parses them in ``workers``
+        worker processes (:func:`etbot.ingest.prepare.prepare_paths`; default: one per
+        core, at most 2; 0: none) while this process writes, in batches of
+        :data:`BULK_BATCH` files; a live import of a few files prepares them here, in
+        batches of :data:`LIVE_BATCH`.
         """
         report = ImportReport()
-        batch: list[tuple[str, bytes]] = []
-        for path in iter_stats_files(paths, report.skipped):
-            try:
-                data = read_stats_file(path)
-            except OSError as exc:
-                result = FileResult(path.name, "rejected", f"cannot read: {exc.strerror or exc}")
-                report.add(result)
+        files = list(iter_stats_files(paths, report.skipped))
+        if batch_size is None:
+            batch_size = LIVE_BATCH if self.live else BULK_BATCH
+        batch: list[Prepared] = []
+        for item in prepare_paths(files, workers=0 if self.live else workers):
+            if isinstance(item, FileResult):  # could not be read
+                report.add(item)
                 if progress is not None:
-                    progress(result)
+                    progress(item)
                 continue
-            batch.append((path.name, data))
+            batch.append(item)
             if len(batch) >= batch_size:
-                self.import_many(batch, report, progress)
+                self._import_prepared(batch, report, progress)
                 batch = []
         if batch:
-            self.import_many(batch, report, progress)
+            self._import_prepared(batch, report, progress)
         return report
 
     # ---- one batch, one file
 
-    def _import_batch(self, files: list[_Prepared], *, careful: bool = False) -> list[FileResult]:
+    def _import_batch(self, files: list[Prepared], *, careful: bool = False) -> list[FileResult]:
         """One transaction: every file in its savepoint, then the derived data.
 
         The transaction first waits for any other import batch to end (the writers'
@@ -302,18 +326,20 @@ class Importer:
             raise
         return results
 
-    def _import_one(self, prepared: _Prepared, *, careful: bool = False) -> FileResult:
-        file_name, data, digest, parsed = prepared
+    def _import_one(self, prepared: Prepared, *, careful: bool = False) -> FileResult:
+        file_name, digest, content, parsed = prepared
         if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
             return FileResult(file_name, "duplicate", DUPLICATE)
         if isinstance(parsed, ParseError):
             where = "" if parsed.line is None else f"line {parsed.line}: "
             return FileResult(file_name, "rejected", where + parsed.reason)
-        result = self._in_savepoint(file_name, lambda: self._store(parsed, data, digest), careful)
+        result = self._in_savepoint(
+            file_name, lambda: self._store(parsed, content, digest), careful
+        )
         if result is _CLASH:
             # The name is taken: the file may be the complete version of a partial one.
             result = self._in_savepoint(
-                file_name, lambda: self._replace(parsed, data, digest), careful
+                file_name, lambda: self._replace(parsed, content, digest), careful
             )
         return result
 
@@ -354,18 +380,18 @@ class Importer:
             log.exception("database error while importing %s", file_name)
             return FileResult(file_name, "rejected", f"database error: {exc}")
 
-    def _store(self, parsed: ParsedRound, data: bytes, digest: str) -> FileResult:
+    def _store(self, parsed: PreparedRound, content: bytes, digest: str) -> FileResult:
         sql = self._sql
         server_id = self._server_id(parsed.server_name)
         session_id = self._session_for(server_id, parsed.ended_at)
         source = {
             "sha256": digest,
             "file_name": parsed.file_name,
-            "content": zlib.compress(data, 1),
+            "content": content,
             "imported_at": datetime.now(),
         }
         source_id = fetch_id(sql.insert_source.sql(), sql.insert_source.values(source))
-        humans = [p for p in parsed.players if not p.is_bot]
+        humans = parsed.humans
         round_row = {
             "source": source_id,
             "file_name": parsed.file_name,
@@ -384,7 +410,7 @@ class Importer:
             "orphan": parsed.round_no == 2,
             "session": session_id,
             "player_count": len(humans),
-            "bot_count": len(parsed.players) - len(humans),
+            "bot_count": parsed.bot_count,
         }
         round_id = fetch_id(sql.insert_round.sql(), sql.insert_round.values(round_row))
         player_ids = self._upsert_players(humans, db_time(parsed.ended_at))
@@ -433,7 +459,7 @@ class Importer:
             self._servers[raw_name] = sid
         return sid
 
-    def _upsert_players(self, humans: Sequence[ParsedPlayer], seen: str) -> dict[str, int]:
+    def _upsert_players(self, humans: Sequence[Human], seen: str) -> dict[str, int]:
         if not humans:
             return {}
         sql = self._sql
@@ -464,8 +490,8 @@ class Importer:
         execute(sql.upsert_alias.sql(len(aliases)), sql.upsert_alias.params(aliases))
         return ids
 
-    def _player_ids_for(self, players: Iterable[ParsedPlayer]) -> dict[str, int]:
-        guids = [p.guid for p in players if not p.is_bot]
+    def _player_ids_for(self, humans: Iterable[Human]) -> dict[str, int]:
+        guids = [h.guid for h in humans]
         missing = [g for g in guids if g not in self._players]
         if missing:
             for pid, guid in execute(self._sql.player_ids(len(missing)), missing).fetchall():
@@ -481,7 +507,7 @@ class Importer:
     def _write_rows(
         self,
         round_id: int,
-        parsed: ParsedRound,
+        parsed: PreparedRound,
         player_ids: dict[str, int],
         round1_id: int | None,
     ) -> None:
@@ -490,42 +516,51 @@ class Importer:
         round1 = _round1_players(self._sql, round1_id) if round1_id is not None else {}
         orphan = parsed.round_no == 2 and round1_id is None
         ended_at = db_time(parsed.ended_at)
-        layout = parsed.layout
-        rows: list[dict[str, Any]] = []
-        # Tuples in statements.WEAPON_ROUND_FIELDS order: (round, player, weapon, counters…).
-        weapon_rows: list[tuple[int, ...]] = []
-        for p in parsed.players:
-            if p.is_bot:
-                continue
-            pid = player_ids[p.guid]
-            derived = derive_player(p, layout, paired=paired, round1=round1.get(pid))
-            values = derived.values
-            values.update(
-                round=round_id,
-                player=pid,
-                ended_at=ended_at,
-                map=parsed.map,
-                round_no=parsed.round_no,
-                orphan=orphan,
-                name=p.name,
-                raw_name=p.raw_name,
-                team=p.team,
-                rounds_counter=p.rounds,
-                reset=derived.reset,
-                only_round2=derived.only_round2,
+        mapname, round_no = parsed.map, parsed.round_no
+        # Flat parameter lists in statements.PLAYER_ROUND_FIELDS / WEAPON_ROUND_FIELDS order.
+        rows: list[Any] = []
+        weapon_rows: list[Any] = []
+        for h in parsed.humans:
+            pid = player_ids[h.guid]
+            values: Sequence[Any] = h.values
+            weapons: Iterable[tuple[int, ...]] = h.weapons
+            reset = only_round2 = False
+            if paired:  # round 1 and orphans are stored as written (h.values)
+                derived = derive_values(
+                    dict(zip(VALUE_FIELDS, values, strict=True)),
+                    weapon_counts(h),
+                    h.rounds,
+                    paired=True,
+                    round1=round1.get(pid),
+                )
+                reset, only_round2 = derived.reset, derived.only_round2
+                values = [derived.values[name] for name in VALUE_FIELDS]
+                weapons = [(bit, *counts) for bit, counts in derived.weapons.items() if any(counts)]
+            rows += (
+                round_id,
+                pid,
+                ended_at,
+                mapname,
+                round_no,
+                orphan,
+                h.name,
+                h.raw_name,
+                h.team,
+                h.rounds,
+                reset,
+                only_round2,
             )
-            rows.append(values)
-            for weapon, counts in derived.weapons.items():
-                if any(counts):
-                    weapon_rows.append((round_id, pid, weapon, *counts))
+            rows += values
+            for weapon in weapons:
+                weapon_rows += (round_id, pid)
+                weapon_rows += weapon
         sql = self._sql
         if rows:
-            execute(sql.insert_player_round.sql(len(rows)), sql.insert_player_round.params(rows))
+            count = len(rows) // len(sql.insert_player_round.fields)
+            execute(sql.insert_player_round.sql(count), rows)
         if weapon_rows:
-            execute(
-                sql.insert_weapon_round.sql(len(weapon_rows)),
-                [v for row in weapon_rows for v in row],
-            )
+            count = len(weapon_rows) // len(sql.insert_weapon_round.fields)
+            execute(sql.insert_weapon_round.sql(count), weapon_rows)
 
     # ---- pairing
 
@@ -534,7 +569,7 @@ class Importer:
         server_id: int,
         mapname: str,
         around: datetime,
-        parsed_by_id: dict[int, ParsedRound],
+        parsed_by_id: dict[int, PreparedRound],
     ) -> dict[int, int | None]:
         """Recompute pairing around ``around``; re-derive every round 2 whose partner changed.
 
@@ -559,7 +594,7 @@ class Importer:
         self,
         round2: ClusterRound,
         round1: ClusterRound | None,
-        parsed: ParsedRound | None,
+        parsed: PreparedRound | None,
         mapname: str,
     ) -> None:
         """(Re)write a round 2 paired with ``round1`` (None: orphan): its pairing, its rows
@@ -573,7 +608,7 @@ class Importer:
             parsed = _reparse(r2_id)
             PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
             WeaponRound.delete().where(WeaponRound.round == r2_id).execute()
-        self._write_rows(r2_id, parsed, self._player_ids_for(parsed.players), r1_id)
+        self._write_rows(r2_id, parsed, self._player_ids_for(parsed.humans), r1_id)
         if round1 is not None:
             outcome, winner = map_outcome_from(
                 round1.winner, round1.defender, parsed.winner, parsed.defender
@@ -605,7 +640,7 @@ class Importer:
 
     # ---- slow writers: a partial file replaced by its complete version
 
-    def _replace(self, parsed: ParsedRound, data: bytes, digest: str) -> FileResult:
+    def _replace(self, parsed: PreparedRound, content: bytes, digest: str) -> FileResult:
         """Replace the round imported from a partial version of this file (same name, same
         server) by ``parsed``, if ``parsed`` grew from it (:mod:`etbot.ingest.growth`);
         re-derive what depends on it: its rows, the round 2 paired with it, the map
@@ -622,13 +657,14 @@ class Importer:
         )
         source = SourceFile.get_by_id(row.source_id)
         old = parse_round(zlib.decompress(source.content), source.file_name)
-        problem = grew_from(old, parsed)
+        # Rare (a slow writer): the new file is parsed again for the whole comparison.
+        problem = grew_from(old, parse_round(zlib.decompress(content), parsed.file_name))
         if problem is not None:
             raise _NotGrown(problem)
-        SourceFile.update(
-            sha256=digest, content=zlib.compress(data, 1), imported_at=datetime.now()
-        ).where(SourceFile.id == source.id).execute()
-        humans = [p for p in parsed.players if not p.is_bot]
+        SourceFile.update(sha256=digest, content=content, imported_at=datetime.now()).where(
+            SourceFile.id == source.id
+        ).execute()
+        humans = parsed.humans
         Round.update(
             config=parsed.config,
             defender=parsed.defender,
@@ -638,7 +674,7 @@ class Importer:
             play_time_ms=parsed.play_time_ms,
             layout=parsed.layout,
             player_count=len(humans),
-            bot_count=len(parsed.players) - len(humans),
+            bot_count=parsed.bot_count,
         ).where(Round.id == row.id).execute()
         # Players and aliases: only the lines the partial file did not have are new (the
         # others were counted then, with the same name: grew_from checked).
@@ -668,7 +704,7 @@ class Importer:
             parsed.file_name,
             "replaced",
             f"the partial file imported before grew: {len(old.players)} → "
-            f"{len(parsed.players)} player lines",
+            f"{parsed.line_count} player lines",
             round_no=parsed.round_no,
             repaired_round_ids=changed,
             player_ids=list(player_ids.values()),
@@ -719,27 +755,15 @@ class _NotGrown(Exception):
     """A file with a taken name that is not the partial file written further."""
 
 
-#: A file ready for the database: (file name, bytes, SHA-256, parsed round or its error).
-_Prepared = tuple[str, bytes, str, ParsedRound | ParseError]
-
-
-def _prepare(file_name: str, data: bytes) -> _Prepared:
-    try:
-        parsed: ParsedRound | ParseError = parse_round(data, file_name)
-    except ParseError as exc:
-        parsed = exc
-    return file_name, data, sha256(data), parsed
-
-
 class _AggregateFailure(Exception):
     """Refreshing per-day aggregates failed (not for a lock): which file caused it is found
     by importing the batch again with the aggregates refreshed file by file."""
 
 
-def _reparse(round_id: int) -> ParsedRound:
+def _reparse(round_id: int) -> PreparedRound:
     """A stored round's file, parsed again (to re-derive it when its pairing changed)."""
     source = SourceFile.select().join(Round).where(Round.id == round_id).get()
-    return parse_round(zlib.decompress(source.content), source.file_name)
+    return from_parsed(parse_round(zlib.decompress(source.content), source.file_name))
 
 
 def _round1_players(sql: Statements, round_id: int) -> dict[int, Round1Player]:
