@@ -232,9 +232,20 @@ class Importer:
         report: ImportReport | None,
         progress: Callable[[FileResult], None] | None,
     ) -> list[FileResult]:
-        """:meth:`import_many` for files already prepared (:mod:`etbot.ingest.prepare`)."""
+        """:meth:`import_many` for files already prepared (:mod:`etbot.ingest.prepare`).
+
+        A batch is first written without a savepoint per file (fast: on PostgreSQL, rows
+        locked by many subtransactions of one transaction made a batch's cost grow with
+        the square of its size). If any file fails there, the batch is rolled back and
+        written again with each file in its own savepoint, so that file alone is
+        rejected, as always.
+        """
         try:
-            results = retry_locked(lambda: self._import_batch(batch))
+            try:
+                results = retry_locked(lambda: self._import_batch(batch, isolate=False))
+            except _FileFailure as failure:
+                log.info("%s; importing the batch again, each file in its savepoint", failure)
+                results = retry_locked(lambda: self._import_batch(batch))
         except _AggregateFailure as failure:
             # Rare: find the file(s) at fault by summing each file on its own, inside its
             # savepoint, so that one file's problem costs that file only.
@@ -289,7 +300,9 @@ class Importer:
 
     # ---- one batch, one file
 
-    def _import_batch(self, files: list[Prepared], *, careful: bool = False) -> list[FileResult]:
+    def _import_batch(
+        self, files: list[Prepared], *, careful: bool = False, isolate: bool = True
+    ) -> list[FileResult]:
         """One transaction: every file in its savepoint, then the derived data.
 
         The transaction first waits for any other import batch to end (the writers'
@@ -299,6 +312,9 @@ class Importer:
         ``careful``: refresh each file's per-day aggregates inside its own savepoint (a
         failure rejects that file) instead of once for the batch (fast, but a failure
         there belongs to no file: :class:`_AggregateFailure` rolls the batch back).
+
+        ``isolate=False``: no savepoints; a file that fails raises :class:`_FileFailure`
+        (the batch is rolled back).
         """
         results: list[FileResult] = []
         self._sessions_touched = set()
@@ -306,7 +322,7 @@ class Importer:
             with database_proxy.atomic():
                 lock_writers()
                 for prepared in files:
-                    results.append(self._import_one(prepared, careful=careful))
+                    results.append(self._import_one(prepared, careful=careful, isolate=isolate))
                 self._recount_sessions()
                 # Derived tables follow the rows in the same transaction.
                 new = tuple(r.round_id for r in results if r.round_id is not None)
@@ -326,13 +342,22 @@ class Importer:
             raise
         return results
 
-    def _import_one(self, prepared: Prepared, *, careful: bool = False) -> FileResult:
+    def _import_one(
+        self, prepared: Prepared, *, careful: bool = False, isolate: bool = True
+    ) -> FileResult:
         file_name, digest, content, parsed = prepared
         if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
             return FileResult(file_name, "duplicate", DUPLICATE)
         if isinstance(parsed, ParseError):
             where = "" if parsed.line is None else f"line {parsed.line}: "
             return FileResult(file_name, "rejected", where + parsed.reason)
+        if not isolate:
+            try:
+                return self._store(parsed, content, digest)
+            except Exception as exc:
+                if is_locked_error(exc):
+                    raise  # not this file's fault: the batch is retried
+                raise _FileFailure(f"{file_name}: {type(exc).__name__}: {exc}") from exc
         result = self._in_savepoint(
             file_name, lambda: self._store(parsed, content, digest), careful
         )
@@ -753,6 +778,11 @@ _CLASH = FileResult("", "clash", CLASH)
 
 class _NotGrown(Exception):
     """A file with a taken name that is not the partial file written further."""
+
+
+class _FileFailure(Exception):
+    """A file failed in a batch written without savepoints: the batch is written again
+    with one per file (:meth:`Importer._import_prepared`)."""
 
 
 class _AggregateFailure(Exception):
