@@ -200,6 +200,8 @@ class Importer:
         self._statements: Statements | None = None
         #: Gaming sessions the current batch added rounds to (recounted at its end).
         self._sessions_touched: set[int] = set()
+        #: Fast mode (a batch without savepoints): the SHA-256s stored, players written.
+        self._batch_known: set[str] | None = None
 
     @property
     def _sql(self) -> Statements:
@@ -321,6 +323,9 @@ class Importer:
         try:
             with database_proxy.atomic():
                 lock_writers()
+                # Fast mode: players and aliases of the whole batch at once, duplicates
+                # found with one query (the per-file path does both file by file).
+                self._batch_known = None if isolate else self._upsert_batch_players(files)
                 for prepared in files:
                     results.append(self._import_one(prepared, careful=careful, isolate=isolate))
                 self._recount_sessions()
@@ -346,14 +351,20 @@ class Importer:
         self, prepared: Prepared, *, careful: bool = False, isolate: bool = True
     ) -> FileResult:
         file_name, digest, content, parsed = prepared
-        if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
+        known = self._batch_known
+        if known is not None:  # fast mode: every SHA-256 stored so far is in it
+            if digest in known:
+                return FileResult(file_name, "duplicate", DUPLICATE)
+        elif execute(self._sql.source_exists, (digest,)).fetchone() is not None:
             return FileResult(file_name, "duplicate", DUPLICATE)
         if isinstance(parsed, ParseError):
             where = "" if parsed.line is None else f"line {parsed.line}: "
             return FileResult(file_name, "rejected", where + parsed.reason)
-        if not isolate:
+        if known is not None:
             try:
-                return self._store(parsed, content, digest)
+                result = self._store(parsed, content, digest)
+                known.add(digest)
+                return result
             except Exception as exc:
                 if is_locked_error(exc):
                     raise  # not this file's fault: the batch is retried
@@ -438,7 +449,10 @@ class Importer:
             "bot_count": parsed.bot_count,
         }
         round_id = fetch_id(sql.insert_round.sql(), sql.insert_round.values(round_row))
-        player_ids = self._upsert_players(humans, db_time(parsed.ended_at))
+        if self._batch_known is None:
+            player_ids = self._upsert_players(humans, db_time(parsed.ended_at))
+        else:  # written for the whole batch already (_upsert_batch_players)
+            player_ids = self._player_ids_for(humans)
         if parsed.round_no == 1:
             self._write_rows(round_id, parsed, player_ids, None)
         written = self._repair(server_id, parsed.map, parsed.ended_at, {round_id: parsed})
@@ -485,41 +499,86 @@ class Importer:
         return sid
 
     def _upsert_players(self, humans: Sequence[Human], seen: str) -> dict[str, int]:
+        """Players and aliases of one file (seen at ``seen``); their ids by GUID."""
         if not humans:
             return {}
-        sql = self._sql
-        players = [
-            {
-                "guid": p.guid,
-                "name": p.name,
-                "raw_name": p.raw_name,
-                "first_seen": seen,
-                "last_seen": seen,
-            }
-            for p in humans
-        ]
-        execute(sql.upsert_player.sql(len(players)), sql.upsert_player.params(players))
+        players = [(p.guid, p.name, p.raw_name, seen, seen) for p in humans]
+        self._write_players(players)
         ids = self._player_ids_for(humans)
-        aliases = [  # GUIDs are unique per file, so (player, name) is too
-            {
-                "player": ids[p.guid],
-                "name": p.name,
-                "name_lower": p.name.lower(),
-                "raw_name": p.raw_name,
-                "first_seen": seen,
-                "last_seen": seen,
-                "rounds": 1,
-            }
-            for p in humans
-        ]
-        execute(sql.upsert_alias.sql(len(aliases)), sql.upsert_alias.params(aliases))
+        # GUIDs are unique per file, so (player, name) is too.
+        aliases = [(p.guid, p.name, p.raw_name, seen, seen, 1) for p in humans]
+        self._write_aliases(aliases, ids)
         return ids
 
+    def _upsert_batch_players(self, files: Sequence[Prepared]) -> set[str]:
+        """Players and aliases of every file of a batch that will be stored, with one
+        upsert each (fast mode: the per-file upserts rewrote the same player rows again
+        and again); returns the SHA-256s already in the database.
+
+        Rows are merged here exactly as the upserts merge them (newest name by last
+        seen, a later file winning a tie; earliest first seen; alias rounds added up), so
+        the result is the one the per-file upserts give.
+        """
+        digests = sorted({f.digest for f in files})
+        known: set[str] = set()
+        for i in range(0, len(digests), 500):
+            chunk = digests[i : i + 500]
+            known.update(d for (d,) in execute(self._sql.known_sources(len(chunk)), chunk))
+        stored = set(known)
+        players: dict[str, list[Any]] = {}
+        aliases: dict[tuple[str, str], list[Any]] = {}
+        for f in files:
+            parsed = f.parsed
+            if f.digest in stored or isinstance(parsed, ParseError):
+                continue
+            stored.add(f.digest)
+            seen = db_time(parsed.ended_at)
+            for h in parsed.humans:
+                row = players.get(h.guid)
+                if row is None:
+                    players[h.guid] = [h.guid, h.name, h.raw_name, seen, seen]
+                else:
+                    if seen >= row[4]:
+                        row[1], row[2], row[4] = h.name, h.raw_name, seen
+                    row[3] = min(row[3], seen)
+                alias = aliases.get((h.guid, h.name))
+                if alias is None:
+                    aliases[h.guid, h.name] = [h.guid, h.name, h.raw_name, seen, seen, 1]
+                else:
+                    if seen >= alias[4]:
+                        alias[2], alias[4] = h.raw_name, seen
+                    alias[3] = min(alias[3], seen)
+                    alias[5] += 1
+        if players:
+            self._write_players([tuple(row) for row in players.values()])
+            ids = self._player_ids_for_guids(list(players))
+            self._write_aliases([tuple(a) for a in aliases.values()], ids)
+        return known
+
+    def _write_players(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Upsert (guid, name, raw name, first seen, last seen) rows."""
+        insert = self._sql.upsert_player
+        for i in range(0, len(rows), 500):
+            chunk = rows[i : i + 500]
+            execute(insert.sql(len(chunk)), [v for row in chunk for v in row])
+
+    def _write_aliases(self, rows: Sequence[tuple[Any, ...]], ids: dict[str, int]) -> None:
+        """Upsert (guid, name, raw name, first seen, last seen, rounds) alias rows."""
+        insert = self._sql.upsert_alias
+        for i in range(0, len(rows), 500):
+            params: list[Any] = []
+            for guid, name, raw_name, first, last, rounds in rows[i : i + 500]:
+                params += (ids[guid], name, name.lower(), raw_name, first, last, rounds)
+            execute(insert.sql(len(params) // len(insert.fields)), params)
+
     def _player_ids_for(self, humans: Iterable[Human]) -> dict[str, int]:
-        guids = [h.guid for h in humans]
+        return self._player_ids_for_guids([h.guid for h in humans])
+
+    def _player_ids_for_guids(self, guids: Sequence[str]) -> dict[str, int]:
         missing = [g for g in guids if g not in self._players]
-        if missing:
-            for pid, guid in execute(self._sql.player_ids(len(missing)), missing).fetchall():
+        for i in range(0, len(missing), 500):
+            chunk = missing[i : i + 500]
+            for pid, guid in execute(self._sql.player_ids(len(chunk)), chunk).fetchall():
                 self._players[guid] = pid
         return {g: self._players[g] for g in guids}
 

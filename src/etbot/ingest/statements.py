@@ -253,7 +253,16 @@ class Statements:
                 earliest=["first_seen"],
             ),
         )
-        alias_fields = stored_fields(Alias)
+        # In this order: the importer passes alias rows as tuples.
+        alias_fields = (
+            "player",
+            "name",
+            "name_lower",
+            "raw_name",
+            "first_seen",
+            "last_seen",
+            "rounds",
+        )
         self.upsert_alias = Insert(
             Alias,
             alias_fields,
@@ -303,6 +312,14 @@ class Statements:
             f"(SELECT COUNT(*) FROM {rnd} WHERE {rnd}.{column(Round, 'session')} = "
             f"{session}.{column(GamingSession, 'id')}) "
             f"WHERE {column(GamingSession, 'id')} IN ({marks})"
+        )
+
+    def known_sources(self, count: int) -> str:
+        """``SELECT sha256 FROM source_file WHERE sha256 IN (…count params…)``."""
+        marks = ", ".join([self.param] * count)
+        return (
+            f"SELECT {column(SourceFile, 'sha256')} FROM {table(SourceFile)} "  # noqa: S608 names from the models, values are parameters
+            f"WHERE {column(SourceFile, 'sha256')} IN ({marks})"
         )
 
     def player_ids(self, count: int) -> str:
