@@ -200,6 +200,8 @@ class Importer:
         self._statements: Statements | None = None
         #: Gaming sessions the current batch added rounds to (recounted at its end).
         self._sessions_touched: set[int] = set()
+        #: Round 1s written by the current batch: what a round 2 needs of them, by id.
+        self._round1s: dict[int, dict[int, Round1Player]] = {}
         #: Fast mode (a batch without savepoints): the SHA-256s stored, players written.
         self._batch_known: set[str] | None = None
 
@@ -320,6 +322,7 @@ class Importer:
         """
         results: list[FileResult] = []
         self._sessions_touched = set()
+        self._round1s = {}
         try:
             with database_proxy.atomic():
                 lock_writers()
@@ -585,6 +588,7 @@ class Importer:
     def _forget(self) -> None:
         self._servers.clear()
         self._players.clear()
+        self._round1s.clear()
 
     # ---- rows
 
@@ -597,7 +601,10 @@ class Importer:
     ) -> None:
         """Write PlayerRound/WeaponRound rows; for a paired round 2, round-2-only values."""
         paired = parsed.round_no == 2 and round1_id is not None
-        round1 = _round1_players(self._sql, round1_id) if round1_id is not None else {}
+        round1: dict[int, Round1Player] = {}
+        if round1_id is not None:
+            cached = self._round1s.get(round1_id)
+            round1 = _round1_players(self._sql, round1_id) if cached is None else cached
         orphan = parsed.round_no == 2 and round1_id is None
         ended_at = db_time(parsed.ended_at)
         mapname, round_no = parsed.map, parsed.round_no
@@ -638,6 +645,17 @@ class Importer:
             for weapon in weapons:
                 weapon_rows += (round_id, pid)
                 weapon_rows += weapon
+        if round_no == 1:
+            # What a round 2 of this batch will read back of it, as stored (saves two
+            # queries per round 2; the batch's rollback forgets it with the rows).
+            self._round1s[round_id] = {
+                player_ids[h.guid]: Round1Player(
+                    {name: h.values[i] for name, i in _ROUND1_PICKS},
+                    {w[0]: w[1:] for w in h.weapons},  # type: ignore[misc]
+                    h.rounds,
+                )
+                for h in parsed.humans
+            }
         sql = self._sql
         if rows:
             count = len(rows) // len(sql.insert_player_round.fields)
@@ -823,6 +841,9 @@ class Importer:
         self._sessions_touched.add(int(plan.keep))
         return int(plan.keep)
 
+
+#: (name, index in VALUE_FIELDS) of what a round 2 reads of its round 1.
+_ROUND1_PICKS = tuple((name, VALUE_FIELDS.index(name)) for name in ROUND1_FIELDS)
 
 #: The reason of a file whose content is already in the database.
 DUPLICATE = "same content already imported"
