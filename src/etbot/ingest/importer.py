@@ -57,7 +57,7 @@ from etbot.ingest.prepare import (
 from etbot.ingest.prepare import sha256 as sha256
 from etbot.ingest.results import FileResult, ImportReport
 from etbot.ingest.sessions import SessionRow, plan_session, touch_window
-from etbot.ingest.statements import Statements, execute, fetch_id
+from etbot.ingest.statements import Insert, Statements, execute, fetch_id
 from etbot.models import (
     GamingSession,
     MapResult,
@@ -202,6 +202,9 @@ class Importer:
         self._sessions_touched: set[int] = set()
         #: Round 1s written by the current batch: what a round 2 needs of them, by id.
         self._round1s: dict[int, dict[int, Round1Player]] = {}
+        #: Fast mode: PlayerRound / WeaponRound parameters by round id, written at the end
+        #: of the file loop (:meth:`_flush_rows`).
+        self._pending_rows: dict[int, tuple[list[Any], list[Any]]] = {}
         #: Fast mode (a batch without savepoints): the SHA-256s stored, players written.
         self._batch_known: set[str] | None = None
 
@@ -323,6 +326,7 @@ class Importer:
         results: list[FileResult] = []
         self._sessions_touched = set()
         self._round1s = {}
+        self._pending_rows = {}
         try:
             with database_proxy.atomic():
                 lock_writers()
@@ -331,6 +335,7 @@ class Importer:
                 self._batch_known = None if isolate else self._upsert_batch_players(files)
                 for prepared in files:
                     results.append(self._import_one(prepared, careful=careful, isolate=isolate))
+                self._flush_rows()
                 self._recount_sessions()
                 # Derived tables follow the rows in the same transaction.
                 new = tuple(r.round_id for r in results if r.round_id is not None)
@@ -656,13 +661,27 @@ class Importer:
                 )
                 for h in parsed.humans
             }
-        sql = self._sql
-        if rows:
-            count = len(rows) // len(sql.insert_player_round.fields)
-            execute(sql.insert_player_round.sql(count), rows)
-        if weapon_rows:
-            count = len(weapon_rows) // len(sql.insert_weapon_round.fields)
-            execute(sql.insert_weapon_round.sql(count), weapon_rows)
+        if self._batch_known is not None:
+            # Fast mode: written with the other files' rows at the end of the file loop
+            # (a few large INSERTs instead of two per file); nothing reads them before.
+            self._pending_rows[round_id] = (rows, weapon_rows)
+            return
+        _insert_flat(self._sql.insert_player_round, rows)
+        _insert_flat(self._sql.insert_weapon_round, weapon_rows)
+
+    def _flush_rows(self) -> None:
+        """Write the rows fast mode kept back (:meth:`_write_rows`)."""
+        pending = self._pending_rows
+        self._pending_rows = {}
+        rows = [v for player_rows, _ in pending.values() for v in player_rows]
+        weapon_rows = [v for _, weapons in pending.values() for v in weapons]
+        try:
+            _insert_flat(self._sql.insert_player_round, rows)
+            _insert_flat(self._sql.insert_weapon_round, weapon_rows)
+        except Exception as exc:
+            if is_locked_error(exc):
+                raise
+            raise _FileFailure(f"writing the batch's rows: {type(exc).__name__}: {exc}") from exc
 
     # ---- pairing
 
@@ -708,6 +727,7 @@ class Importer:
         execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
         if parsed is None:
             parsed = _reparse(r2_id)
+            self._pending_rows.pop(r2_id, None)  # a round 2 written earlier in this batch
             PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
             WeaponRound.delete().where(WeaponRound.round == r2_id).execute()
         self._write_rows(r2_id, parsed, self._player_ids_for(parsed.humans), r1_id)
@@ -783,6 +803,7 @@ class Importer:
         known = {p.guid for p in old.players if not p.is_bot}
         self._upsert_players([p for p in humans if p.guid not in known], db_time(parsed.ended_at))
         player_ids = self._player_ids_for(humans)
+        self._pending_rows.pop(row.id, None)  # never in fast mode, which has no _replace
         PlayerRound.delete().where(PlayerRound.round == row.id).execute()
         WeaponRound.delete().where(WeaponRound.round == row.id).execute()
         changed = [row.id]
@@ -868,6 +889,20 @@ class _FileFailure(Exception):
 class _AggregateFailure(Exception):
     """Refreshing per-day aggregates failed (not for a lock): which file caused it is found
     by importing the batch again with the aggregates refreshed file by file."""
+
+
+#: Rows per INSERT when a batch's rows are written together (a statement's parameters
+#: stay well below SQLite's limit of 32,766).
+_ROWS_PER_INSERT = 400
+
+
+def _insert_flat(insert: Insert, params: list[Any]) -> None:
+    """INSERT the rows of a flat parameter list (``insert.fields`` values per row)."""
+    width = len(insert.fields)
+    step = _ROWS_PER_INSERT * width
+    for i in range(0, len(params), step):
+        chunk = params[i : i + step]
+        execute(insert.sql(len(chunk) // width), chunk)
 
 
 def _reparse(round_id: int) -> PreparedRound:
