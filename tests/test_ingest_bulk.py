@@ -9,6 +9,7 @@ reason while the others are imported.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,17 @@ def dump() -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def pooled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Use the worker pool even for the small test corpus, in several small chunks."""
+def pooled(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Use the worker pool even for the small test corpus, in several small chunks (also
+    if an earlier test left an idle thread behind, which would make it prepare in-process)."""
     monkeypatch.setattr(prepare, "POOL_MIN_FILES", 0)
     monkeypatch.setattr(prepare, "CHUNK", 7)
+    monkeypatch.setattr(prepare, "can_fork", lambda: True)
+    caplog.set_level(logging.DEBUG, logger=prepare.__name__)
+
+
+def used_the_pool(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("worker processes" in r.getMessage() for r in caplog.records)
 
 
 def fresh(db: Database) -> None:
@@ -117,7 +125,10 @@ def fresh(db: Database) -> None:
 
 
 def test_pool_and_fast_batches_give_the_database_of_a_file_by_file_import(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     folder = tmp_path / "gamestats"
     folder.mkdir()
@@ -127,10 +138,11 @@ def test_pool_and_fast_batches_give_the_database_of_a_file_by_file_import(
     serial = Importer().import_paths([folder], workers=0, batch_size=1)
     expected = dump()
     fresh(db)
-    pooled(monkeypatch)
+    pooled(monkeypatch, caplog)
     bulk = Importer().import_paths([folder], workers=2)  # one batch of every file
     got = dump()
 
+    assert used_the_pool(caplog)
     assert bulk.imported == serial.imported > 100
     assert (bulk.paired, bulk.orphans, bulk.rejected) == (
         serial.paired,
@@ -145,7 +157,10 @@ def test_pool_and_fast_batches_give_the_database_of_a_file_by_file_import(
 
 
 def test_a_bad_file_in_a_pooled_batch_is_reported_and_the_rest_imported(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     folder = tmp_path / "gamestats"
     folder.mkdir()
@@ -156,10 +171,11 @@ def test_a_bad_file_in_a_pooled_batch_is_reported_and_the_rest_imported(
     (folder / broken).write_bytes(b"not a stats file\n")
     huge = "2024-05-01-220000-supply-round-1.txt"
     (folder / huge).write_bytes(b"x" * (5 * 1024 * 1024))
-    pooled(monkeypatch)
+    pooled(monkeypatch, caplog)
 
     report = Importer().import_paths([folder], workers=2)
 
+    assert used_the_pool(caplog)
     reasons = dict(report.rejected)
     assert set(reasons) >= {broken, huge}
     assert "header" in reasons[broken]

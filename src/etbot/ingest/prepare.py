@@ -4,8 +4,9 @@ parse and turn each player line into the values the importer stores (pure, no da
 This is the CPU-heavy half of an import, so a bulk import (thousands of files) runs it in
 worker processes (:func:`prepare_paths`) while the importer writes the previous batch;
 a few files (the bot's live sources, a short import) are prepared in the calling process,
-which pays no pool start-up. Both give the same :data:`Prepared` values: the importer
-cannot tell which way a file came.
+which pays no pool start-up, and so is everything in a process that runs other threads
+(the bot), where forking workers is not safe (:func:`can_fork`). Both give the same
+:data:`Prepared` values: the importer cannot tell which way a file came.
 
 What crosses the process boundary is kept to plain tuples (:class:`PreparedRound`,
 :class:`Human`): unpickling the parser's frozen dataclasses cost the importer more than
@@ -183,15 +184,12 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork is instant, but forking a process that runs other threads (the bot: its event
-    # loop and database threads) can copy a lock some thread holds; there the workers
-    # start from a clean server process instead.
-    if threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["etbot.ingest.prepare"])
-    return ctx
+def can_fork() -> bool:
+    """Can a worker pool start here? Workers are forked (instant, nothing to re-import),
+    which is safe only while this process runs a single thread: forking beside other
+    threads (the bot: its event loop and database threads) can copy a lock one of them
+    holds. Elsewhere files are prepared in the importer's own thread."""
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 def prepare_paths(
@@ -199,22 +197,25 @@ def prepare_paths(
 ) -> Iterator[Prepared | FileResult]:
     """Read and prepare ``paths`` in order, in worker processes for a bulk import.
 
-    With fewer than :data:`POOL_MIN_FILES` files, or ``workers=0``, everything runs here,
-    one file at a time. Otherwise a pool of ``workers`` processes (default
-    :func:`default_workers`) prepares chunks ahead of the consumer (a bounded number, so
-    memory stays small however many files there are) while it writes earlier ones.
+    With fewer than :data:`POOL_MIN_FILES` files, ``workers=0``, or where no pool can
+    start (:func:`can_fork`), everything runs here, one file at a time. Otherwise a pool
+    of ``workers`` processes (default :func:`default_workers`) prepares chunks ahead of
+    the consumer (a bounded number, so memory stays small however many files there are)
+    while it writes earlier ones.
     Results come in the order of ``paths`` either way; a chunk whose worker died is
     prepared here instead, so a broken pool costs speed, never files.
     """
     names = [os.fspath(p) for p in paths]
     count = default_workers() if workers is None else workers
-    if count <= 0 or len(names) < POOL_MIN_FILES:
+    if count <= 0 or len(names) < POOL_MIN_FILES or not can_fork():
         for name in names:
             yield read_and_prepare(name)
         return
     chunks = [names[i : i + CHUNK] for i in range(0, len(names), CHUNK)]
     ahead = max(4 * count, 2 * 1000 // CHUNK)  # about two bulk batches
-    with ProcessPoolExecutor(max_workers=count, mp_context=_pool_context()) as pool:
+    log.debug("preparing %d files in %d worker processes", len(names), count)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
 
         def submit(chunk: list[str]) -> Future[list[Prepared | FileResult]] | None:
             try:
