@@ -372,3 +372,14 @@ def test_season_standings_of_one_server(two: tuple[ServerRef, ServerRef]) -> Non
     assert whole.server is None
     assert whole.players == len(recomputed(None, season.period))
     assert whole.choices == every
+
+
+def test_server_lookups_are_cached_like_player_lookups() -> None:
+    """The lists only change with an import (which clears the cache); resolving what a
+    user typed runs every time, like :func:`etbot.players.resolve_player`."""
+    from etbot import servers
+    from etbot.cache import is_cached_query
+
+    assert is_cached_query(servers.active_servers)
+    assert is_cached_query(servers.autocomplete_servers)
+    assert not is_cached_query(servers.resolve_server)
