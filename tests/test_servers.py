@@ -383,3 +383,39 @@ def test_server_lookups_are_cached_like_player_lookups() -> None:
     assert is_cached_query(servers.active_servers)
     assert is_cached_query(servers.autocomplete_servers)
     assert not is_cached_query(servers.resolve_server)
+
+
+def test_migration_0015_keys_an_existing_two_server_history_by_server(db: Database) -> None:
+    """A database of the layout before 0015 (one aggregate row per player and day,
+    whatever the server) gets one row per player, day and server, equal to a rebuild."""
+    from peewee import Table
+    from playhouse.migrations import Runner
+
+    from etbot import aggregates
+    from etbot.db import MIGRATIONS_DIR, migrate
+    from etbot.models import PlayerDay, PlayerMapDay, PlayerWeaponDay
+
+    import_two_servers(corpus_files())
+
+    def dump() -> list[list[tuple[object, ...]]]:
+        return [
+            sorted(
+                (tuple(str(v) for v in row[1:]) for row in model.select().tuples()),
+            )
+            for model in (PlayerDay, PlayerWeaponDay, PlayerMapDay)
+        ]
+
+    aggregates.rebuild_all()
+    expected = dump()
+    assert len({(d.player_id, d.day) for d in PlayerDay.select()}) < PlayerDay.select().count()
+    db.drop_tables([PlayerMapDay, PlayerWeaponDay, PlayerDay])
+    again = ["0002_player_day", "0003_player_map_day", "0013_hardening"]
+    history = Table("schema_migration").bind(db)
+    history.delete().where(history.c.name.in_([*again, "0015_aggregates_per_server"])).execute()
+    # The old layout, filled by the old migrations: one row per (player, day).
+    runner = Runner(db, directory=str(MIGRATIONS_DIR), table_name="schema_migration")
+    assert runner.up(target="0013_hardening") == again
+    old_columns = {c.name for c in db.get_columns("player_day")}
+    assert "server_id" not in old_columns
+    assert migrate(db) == ["0015_aggregates_per_server"]
+    assert dump() == expected
