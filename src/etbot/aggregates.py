@@ -41,7 +41,7 @@ from peewee import (
     fn,
 )
 
-from etbot.db import as_datetime, is_postgres
+from etbot.db import is_postgres
 from etbot.models import (
     BaseModel,
     MapResult,
@@ -281,14 +281,17 @@ def keys_for_rounds(round_ids: Iterable[int]) -> set[Key]:
     """The (player id, day) keys touched by the PlayerRound rows of these rounds."""
     ids = sorted(set(round_ids))
     keys: set[Key] = set()
+    day = day_of(PlayerRound.ended_at)
     for chunk in _chunks(ids):
-        rows = (
-            PlayerRound.select(PlayerRound.player, PlayerRound.ended_at)
+        query = (
+            PlayerRound.select(PlayerRound.player, day)
             .where(PlayerRound.round.in_(chunk))
-            .tuples()
+            .distinct()
         )
-        for player_id, ended_at in rows:
-            keys.add((player_id, as_datetime(ended_at).date()))
+        # One row per player and day (not per round), read with a plain cursor: an
+        # import batch touches tens of thousands of rows but a few thousand keys.
+        for player_id, value in database_proxy.execute(query):
+            keys.add((player_id, value if isinstance(value, date) else date.fromisoformat(value)))
     return keys
 
 

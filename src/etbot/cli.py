@@ -111,11 +111,15 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         console=console,
         disable=args.quiet or len(files) < 50,
         transient=True,
+        # No refresh thread: the import forks its parse workers only while this process
+        # runs one thread (etbot.ingest.prepare.can_fork); the bar is redrawn as it moves.
+        auto_refresh=False,
     ) as progress:
         task = progress.add_task("importing", total=len(files))
 
         def advance(_result: FileResult) -> None:
             progress.advance(task)
+            progress.refresh()
 
         report = Importer().import_paths(files, progress=advance)
     report.skipped[:0] = skipped

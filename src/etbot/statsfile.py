@@ -198,6 +198,10 @@ class ParseError(ValueError):
         where = f" (line {line})" if line is not None else ""
         super().__init__(f"{file_name}{where}: {reason}")
 
+    def __reduce__(self) -> tuple[type[ParseError], tuple[str, str, int | None]]:
+        # Picklable (a bulk import parses in worker processes and sends the error back).
+        return (ParseError, (self.file_name, self.reason, self.line))
+
 
 @dataclass(frozen=True, slots=True)
 class WeaponStat:

@@ -41,6 +41,22 @@ WEAPON_TOTALS = ("hits", "kills", "deaths", "headshots")
 #: The PlayerRound fields a round 2 reads from its round 1 (besides weapons and the counter).
 ROUND1_FIELDS = (*WEAPON_TOTALS, "time_played_s", "bullets_fired", *CUMULATIVE_TAB)
 
+#: The per-round values of a player, in the order :func:`player_values` returns them.
+VALUE_FIELDS = (
+    "kills",
+    "deaths",
+    "hits",
+    "shots",
+    "headshots",
+    "time_played_s",
+    "time_dead_s",
+    "tank_meatshield",
+    "bullets_fired",
+    *CUMULATIVE_TAB,
+    *PLAIN_TAB,
+    *OPTIONAL_TAB,
+)
+
 #: One weapon's counters, in :data:`WEAPON_COUNTERS` order.
 WeaponCounts = tuple[int, int, int, int, int]
 _NO_WEAPON: WeaponCounts = (0, 0, 0, 0, 0)
@@ -160,13 +176,27 @@ def derive_player(
     round 1 (None when the player was not in it). Round 1s and orphan round 2s
     (``paired=False``) are stored as written. Time dead is capped at time played.
     """
-    values = player_values(p, layout)
-    weapons = weapon_values(p)
+    return derive_values(
+        player_values(p, layout), weapon_values(p), p.rounds, paired=paired, round1=round1
+    )
+
+
+def derive_values(
+    values: dict[str, Any],
+    weapons: dict[int, WeaponCounts],
+    rounds: int,
+    *,
+    paired: bool,
+    round1: Round1Player | None,
+) -> PlayerRound2:
+    """:func:`derive_player` for a player already read into ``values`` (as written, by
+    :data:`VALUE_FIELDS`), ``weapons`` and the ``rounds`` counter (the importer keeps
+    players in that form, see :mod:`etbot.ingest.prepare`). ``values`` may be modified."""
     reset = only_round2 = False
     if paired:
         if round1 is None:
             only_round2 = True
-        elif is_reset(values, round1.values, p.rounds, round1.rounds_counter):
+        elif is_reset(values, round1.values, rounds, round1.rounds_counter):
             reset = True
         else:
             values, weapons = round2_only(values, weapons, round1.values, round1.weapons)

@@ -14,16 +14,18 @@ the statements of :mod:`~etbot.ingest.statements`.
   from its stored file (``source_file.content``), so the import order never matters.
 * Unpaired round 2s are orphans: stored as written, flagged, left out of aggregates.
 
-Atomicity: an import batch is one transaction and each file runs inside its own
-savepoint, so a bad file rolls back completely while the rest of the batch goes on, and
-a crash leaves no half file. Batches of several processes run one at a time
+Atomicity: an import batch is one transaction, so a crash leaves no half file. It is
+first written in one go (fast mode: no savepoint per file, players and rows of the whole
+batch written together); if any file fails there, the batch is rolled back and written
+again with each file inside its own savepoint, so a bad file rolls back completely while
+the rest of the batch goes on. Bulk imports read and parse their files in worker
+processes (:mod:`~etbot.ingest.prepare`). Batches of several processes run one at a time
 (:func:`etbot.db.lock_writers`, SQLite's IMMEDIATE transactions). Everything here is
 synchronous peewee code; the bot runs it off the event loop.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import stat
@@ -37,7 +39,7 @@ from peewee import IntegrityError
 
 from etbot import aggregates
 from etbot.db import as_datetime, is_locked_error, lock_writers, retry_locked
-from etbot.ingest.differential import ROUND1_FIELDS, Round1Player, derive_player
+from etbot.ingest.differential import ROUND1_FIELDS, VALUE_FIELDS, Round1Player, derive_values
 from etbot.ingest.growth import grew_from
 from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.ingest.pairing import (
@@ -46,9 +48,19 @@ from etbot.ingest.pairing import (
     map_outcome_from,
     plan_repair,
 )
+from etbot.ingest.prepare import (
+    Human,
+    Prepared,
+    PreparedRound,
+    from_parsed,
+    prepare,
+    prepare_paths,
+    weapon_counts,
+)
+from etbot.ingest.prepare import sha256 as sha256
 from etbot.ingest.results import FileResult, ImportReport
 from etbot.ingest.sessions import SessionRow, plan_session, touch_window
-from etbot.ingest.statements import Statements, execute, fetch_id
+from etbot.ingest.statements import Insert, Statements, execute, fetch_id
 from etbot.models import (
     GamingSession,
     MapResult,
@@ -59,17 +71,16 @@ from etbot.models import (
     WeaponRound,
     database_proxy,
 )
-from etbot.statsfile import ParsedPlayer, ParsedRound, ParseError, clean_name, parse_round
+from etbot.statsfile import ParseError, clean_name, parse_round
 
 log = logging.getLogger(__name__)
 
 #: Larger than any stats file: such a file is rejected unread.
 MAX_FILE_BYTES = 4 * 1024 * 1024
-
-
-def sha256(data: bytes) -> str:
-    """The content hash files are deduplicated by."""
-    return hashlib.sha256(data).hexdigest()
+#: Files per transaction of a bulk import (larger batches spread the per-batch work —
+#: per-day aggregates, ratings, milestones — over more files) and of a live import.
+BULK_BATCH = 1000
+LIVE_BATCH = 200
 
 
 def db_time(value: datetime) -> str:
@@ -197,6 +208,13 @@ class Importer:
         self._statements: Statements | None = None
         #: Gaming sessions the current batch added rounds to (recounted at its end).
         self._sessions_touched: set[int] = set()
+        #: Round 1s written by the current batch: what a round 2 needs of them, by id.
+        self._round1s: dict[int, dict[int, Round1Player]] = {}
+        #: Fast mode: PlayerRound / WeaponRound parameters by round id, written at the end
+        #: of the file loop (:meth:`_flush_rows`).
+        self._pending_rows: dict[int, tuple[list[Any], list[Any]]] = {}
+        #: Fast mode (a batch without savepoints): the SHA-256s stored, players written.
+        self._batch_known: set[str] | None = None
 
     @property
     def _sql(self) -> Statements:
@@ -220,9 +238,29 @@ class Importer:
         """
         # Parsing is pure: done once, before the transaction, so the write lock is held
         # only for the database work (and a retried batch does not parse again).
-        batch = [_prepare(name, data) for name, data in files]
+        batch = [prepare(name, data) for name, data in files]
+        return self._import_prepared(batch, report, progress)
+
+    def _import_prepared(
+        self,
+        batch: list[Prepared],
+        report: ImportReport | None,
+        progress: Callable[[FileResult], None] | None,
+    ) -> list[FileResult]:
+        """:meth:`import_many` for files already prepared (:mod:`etbot.ingest.prepare`).
+
+        A batch is first written without a savepoint per file (fast: on PostgreSQL, rows
+        locked by many subtransactions of one transaction made a batch's cost grow with
+        the square of its size). If any file fails there, the batch is rolled back and
+        written again with each file in its own savepoint, so that file alone is
+        rejected, as always.
+        """
         try:
-            results = retry_locked(lambda: self._import_batch(batch))
+            try:
+                results = retry_locked(lambda: self._import_batch(batch, isolate=False))
+            except _FileFailure as failure:
+                log.info("%s; importing the batch again, each file in its savepoint", failure)
+                results = retry_locked(lambda: self._import_batch(batch))
         except _AggregateFailure as failure:
             # Rare: find the file(s) at fault by summing each file on its own, inside its
             # savepoint, so that one file's problem costs that file only.
@@ -241,36 +279,45 @@ class Importer:
         self,
         paths: Iterable[str | os.PathLike[str]],
         *,
-        batch_size: int = 200,
+        batch_size: int | None = None,
         progress: Callable[[FileResult], None] | None = None,
+        workers: int | None = None,
     ) -> ImportReport:
         """Import files and folders; unreadable or bad files are reported, never fatal.
 
         Paths that are not imported at all (see :func:`iter_stats_files`) are listed in
         the report's ``skipped`` with the reason.
+
+        A bulk import (not ``live``) of many files reads and parses them in ``workers``
+        worker processes (:func:`etbot.ingest.prepare.prepare_paths`; default: one per
+        core, at most 2; 0: none) while this process writes, in batches of
+        :data:`BULK_BATCH` files; a live import of a few files prepares them here, in
+        batches of :data:`LIVE_BATCH`.
         """
         report = ImportReport()
-        batch: list[tuple[str, bytes]] = []
-        for path in iter_stats_files(paths, report.skipped):
-            try:
-                data = read_stats_file(path)
-            except OSError as exc:
-                result = FileResult(path.name, "rejected", f"cannot read: {exc.strerror or exc}")
-                report.add(result)
+        files = list(iter_stats_files(paths, report.skipped))
+        if batch_size is None:
+            batch_size = LIVE_BATCH if self.live else BULK_BATCH
+        batch: list[Prepared] = []
+        for item in prepare_paths(files, workers=0 if self.live else workers):
+            if isinstance(item, FileResult):  # could not be read
+                report.add(item)
                 if progress is not None:
-                    progress(result)
+                    progress(item)
                 continue
-            batch.append((path.name, data))
+            batch.append(item)
             if len(batch) >= batch_size:
-                self.import_many(batch, report, progress)
+                self._import_prepared(batch, report, progress)
                 batch = []
         if batch:
-            self.import_many(batch, report, progress)
+            self._import_prepared(batch, report, progress)
         return report
 
     # ---- one batch, one file
 
-    def _import_batch(self, files: list[_Prepared], *, careful: bool = False) -> list[FileResult]:
+    def _import_batch(
+        self, files: list[Prepared], *, careful: bool = False, isolate: bool = True
+    ) -> list[FileResult]:
         """One transaction: every file in its savepoint, then the derived data.
 
         The transaction first waits for any other import batch to end (the writers'
@@ -280,14 +327,23 @@ class Importer:
         ``careful``: refresh each file's per-day aggregates inside its own savepoint (a
         failure rejects that file) instead of once for the batch (fast, but a failure
         there belongs to no file: :class:`_AggregateFailure` rolls the batch back).
+
+        ``isolate=False``: no savepoints; a file that fails raises :class:`_FileFailure`
+        (the batch is rolled back).
         """
         results: list[FileResult] = []
         self._sessions_touched = set()
+        self._round1s = {}
+        self._pending_rows = {}
         try:
             with database_proxy.atomic():
                 lock_writers()
+                # Fast mode: players and aliases of the whole batch at once, duplicates
+                # found with one query (the per-file path does both file by file).
+                self._batch_known = None if isolate else self._upsert_batch_players(files)
                 for prepared in files:
-                    results.append(self._import_one(prepared, careful=careful))
+                    results.append(self._import_one(prepared, careful=careful, isolate=isolate))
+                self._flush_rows()
                 self._recount_sessions()
                 # Derived tables follow the rows in the same transaction.
                 new = tuple(r.round_id for r in results if r.round_id is not None)
@@ -307,18 +363,35 @@ class Importer:
             raise
         return results
 
-    def _import_one(self, prepared: _Prepared, *, careful: bool = False) -> FileResult:
-        file_name, data, digest, parsed = prepared
-        if execute(self._sql.source_exists, (digest,)).fetchone() is not None:
+    def _import_one(
+        self, prepared: Prepared, *, careful: bool = False, isolate: bool = True
+    ) -> FileResult:
+        file_name, digest, content, parsed = prepared
+        known = self._batch_known
+        if known is not None:  # fast mode: every SHA-256 stored so far is in it
+            if digest in known:
+                return FileResult(file_name, "duplicate", DUPLICATE)
+        elif execute(self._sql.source_exists, (digest,)).fetchone() is not None:
             return FileResult(file_name, "duplicate", DUPLICATE)
         if isinstance(parsed, ParseError):
             where = "" if parsed.line is None else f"line {parsed.line}: "
             return FileResult(file_name, "rejected", where + parsed.reason)
-        result = self._in_savepoint(file_name, lambda: self._store(parsed, data, digest), careful)
+        if known is not None:
+            try:
+                result = self._store(parsed, content, digest)
+                known.add(digest)
+                return result
+            except Exception as exc:
+                if is_locked_error(exc):
+                    raise  # not this file's fault: the batch is retried
+                raise _FileFailure(f"{file_name}: {type(exc).__name__}: {exc}") from exc
+        result = self._in_savepoint(
+            file_name, lambda: self._store(parsed, content, digest), careful
+        )
         if result is _CLASH:
             # The name is taken: the file may be the complete version of a partial one.
             result = self._in_savepoint(
-                file_name, lambda: self._replace(parsed, data, digest), careful
+                file_name, lambda: self._replace(parsed, content, digest), careful
             )
         return result
 
@@ -359,18 +432,18 @@ class Importer:
             log.exception("database error while importing %s", file_name)
             return FileResult(file_name, "rejected", f"database error: {exc}")
 
-    def _store(self, parsed: ParsedRound, data: bytes, digest: str) -> FileResult:
+    def _store(self, parsed: PreparedRound, content: bytes, digest: str) -> FileResult:
         sql = self._sql
         server_id = self._server_id(parsed.server_name)
         session_id = self._session_for(server_id, parsed.ended_at)
         source = {
             "sha256": digest,
             "file_name": parsed.file_name,
-            "content": zlib.compress(data, 1),
+            "content": content,
             "imported_at": datetime.now(),
         }
         source_id = fetch_id(sql.insert_source.sql(), sql.insert_source.values(source))
-        humans = [p for p in parsed.players if not p.is_bot]
+        humans = parsed.humans
         round_row = {
             "source": source_id,
             "file_name": parsed.file_name,
@@ -389,10 +462,13 @@ class Importer:
             "orphan": parsed.round_no == 2,
             "session": session_id,
             "player_count": len(humans),
-            "bot_count": len(parsed.players) - len(humans),
+            "bot_count": parsed.bot_count,
         }
         round_id = fetch_id(sql.insert_round.sql(), sql.insert_round.values(round_row))
-        player_ids = self._upsert_players(humans, db_time(parsed.ended_at))
+        if self._batch_known is None:
+            player_ids = self._upsert_players(humans, db_time(parsed.ended_at))
+        else:  # written for the whole batch already (_upsert_batch_players)
+            player_ids = self._player_ids_for(humans)
         if parsed.round_no == 1:
             self._write_rows(round_id, parsed, player_ids, None)
         written = self._repair(server_id, parsed.map, parsed.ended_at, {round_id: parsed})
@@ -438,99 +514,182 @@ class Importer:
             self._servers[raw_name] = sid
         return sid
 
-    def _upsert_players(self, humans: Sequence[ParsedPlayer], seen: str) -> dict[str, int]:
+    def _upsert_players(self, humans: Sequence[Human], seen: str) -> dict[str, int]:
+        """Players and aliases of one file (seen at ``seen``); their ids by GUID."""
         if not humans:
             return {}
-        sql = self._sql
-        players = [
-            {
-                "guid": p.guid,
-                "name": p.name,
-                "raw_name": p.raw_name,
-                "first_seen": seen,
-                "last_seen": seen,
-            }
-            for p in humans
-        ]
-        execute(sql.upsert_player.sql(len(players)), sql.upsert_player.params(players))
+        players = [(p.guid, p.name, p.raw_name, seen, seen) for p in humans]
+        self._write_players(players)
         ids = self._player_ids_for(humans)
-        aliases = [  # GUIDs are unique per file, so (player, name) is too
-            {
-                "player": ids[p.guid],
-                "name": p.name,
-                "name_lower": p.name.lower(),
-                "raw_name": p.raw_name,
-                "first_seen": seen,
-                "last_seen": seen,
-                "rounds": 1,
-            }
-            for p in humans
-        ]
-        execute(sql.upsert_alias.sql(len(aliases)), sql.upsert_alias.params(aliases))
+        # GUIDs are unique per file, so (player, name) is too.
+        aliases = [(p.guid, p.name, p.raw_name, seen, seen, 1) for p in humans]
+        self._write_aliases(aliases, ids)
         return ids
 
-    def _player_ids_for(self, players: Iterable[ParsedPlayer]) -> dict[str, int]:
-        guids = [p.guid for p in players if not p.is_bot]
+    def _upsert_batch_players(self, files: Sequence[Prepared]) -> set[str]:
+        """Players and aliases of every file of a batch that will be stored, with one
+        upsert each (fast mode: the per-file upserts rewrote the same player rows again
+        and again); returns the SHA-256s already in the database.
+
+        Rows are merged here exactly as the upserts merge them (newest name by last
+        seen, a later file winning a tie; earliest first seen; alias rounds added up), so
+        the result is the one the per-file upserts give.
+        """
+        digests = sorted({f.digest for f in files})
+        known: set[str] = set()
+        for i in range(0, len(digests), 500):
+            chunk = digests[i : i + 500]
+            known.update(d for (d,) in execute(self._sql.known_sources(len(chunk)), chunk))
+        stored = set(known)
+        players: dict[str, list[Any]] = {}
+        aliases: dict[tuple[str, str], list[Any]] = {}
+        for f in files:
+            parsed = f.parsed
+            if f.digest in stored or isinstance(parsed, ParseError):
+                continue
+            stored.add(f.digest)
+            seen = db_time(parsed.ended_at)
+            for h in parsed.humans:
+                row = players.get(h.guid)
+                if row is None:
+                    players[h.guid] = [h.guid, h.name, h.raw_name, seen, seen]
+                else:
+                    if seen >= row[4]:
+                        row[1], row[2], row[4] = h.name, h.raw_name, seen
+                    row[3] = min(row[3], seen)
+                alias = aliases.get((h.guid, h.name))
+                if alias is None:
+                    aliases[h.guid, h.name] = [h.guid, h.name, h.raw_name, seen, seen, 1]
+                else:
+                    if seen >= alias[4]:
+                        alias[2], alias[4] = h.raw_name, seen
+                    alias[3] = min(alias[3], seen)
+                    alias[5] += 1
+        if players:
+            self._write_players([tuple(row) for row in players.values()])
+            ids = self._player_ids_for_guids(list(players))
+            self._write_aliases([tuple(a) for a in aliases.values()], ids)
+        return known
+
+    def _write_players(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Upsert (guid, name, raw name, first seen, last seen) rows."""
+        insert = self._sql.upsert_player
+        for i in range(0, len(rows), 500):
+            chunk = rows[i : i + 500]
+            execute(insert.sql(len(chunk)), [v for row in chunk for v in row])
+
+    def _write_aliases(self, rows: Sequence[tuple[Any, ...]], ids: dict[str, int]) -> None:
+        """Upsert (guid, name, raw name, first seen, last seen, rounds) alias rows."""
+        insert = self._sql.upsert_alias
+        for i in range(0, len(rows), 500):
+            params: list[Any] = []
+            for guid, name, raw_name, first, last, rounds in rows[i : i + 500]:
+                params += (ids[guid], name, name.lower(), raw_name, first, last, rounds)
+            execute(insert.sql(len(params) // len(insert.fields)), params)
+
+    def _player_ids_for(self, humans: Iterable[Human]) -> dict[str, int]:
+        return self._player_ids_for_guids([h.guid for h in humans])
+
+    def _player_ids_for_guids(self, guids: Sequence[str]) -> dict[str, int]:
         missing = [g for g in guids if g not in self._players]
-        if missing:
-            for pid, guid in execute(self._sql.player_ids(len(missing)), missing).fetchall():
+        for i in range(0, len(missing), 500):
+            chunk = missing[i : i + 500]
+            for pid, guid in execute(self._sql.player_ids(len(chunk)), chunk).fetchall():
                 self._players[guid] = pid
         return {g: self._players[g] for g in guids}
 
     def _forget(self) -> None:
         self._servers.clear()
         self._players.clear()
+        self._round1s.clear()
 
     # ---- rows
 
     def _write_rows(
         self,
         round_id: int,
-        parsed: ParsedRound,
+        parsed: PreparedRound,
         player_ids: dict[str, int],
         round1_id: int | None,
     ) -> None:
         """Write PlayerRound/WeaponRound rows; for a paired round 2, round-2-only values."""
         paired = parsed.round_no == 2 and round1_id is not None
-        round1 = _round1_players(self._sql, round1_id) if round1_id is not None else {}
+        round1: dict[int, Round1Player] = {}
+        if round1_id is not None:
+            cached = self._round1s.get(round1_id)
+            round1 = _round1_players(self._sql, round1_id) if cached is None else cached
         orphan = parsed.round_no == 2 and round1_id is None
         ended_at = db_time(parsed.ended_at)
-        layout = parsed.layout
-        rows: list[dict[str, Any]] = []
-        # Tuples in statements.WEAPON_ROUND_FIELDS order: (round, player, weapon, counters…).
-        weapon_rows: list[tuple[int, ...]] = []
-        for p in parsed.players:
-            if p.is_bot:
-                continue
-            pid = player_ids[p.guid]
-            derived = derive_player(p, layout, paired=paired, round1=round1.get(pid))
-            values = derived.values
-            values.update(
-                round=round_id,
-                player=pid,
-                ended_at=ended_at,
-                map=parsed.map,
-                round_no=parsed.round_no,
-                orphan=orphan,
-                name=p.name,
-                raw_name=p.raw_name,
-                team=p.team,
-                rounds_counter=p.rounds,
-                reset=derived.reset,
-                only_round2=derived.only_round2,
+        mapname, round_no = parsed.map, parsed.round_no
+        # Flat parameter lists in statements.PLAYER_ROUND_FIELDS / WEAPON_ROUND_FIELDS order.
+        rows: list[Any] = []
+        weapon_rows: list[Any] = []
+        for h in parsed.humans:
+            pid = player_ids[h.guid]
+            values: Sequence[Any] = h.values
+            weapons: Iterable[tuple[int, ...]] = h.weapons
+            reset = only_round2 = False
+            if paired:  # round 1 and orphans are stored as written (h.values)
+                derived = derive_values(
+                    dict(zip(VALUE_FIELDS, values, strict=True)),
+                    weapon_counts(h),
+                    h.rounds,
+                    paired=True,
+                    round1=round1.get(pid),
+                )
+                reset, only_round2 = derived.reset, derived.only_round2
+                values = [derived.values[name] for name in VALUE_FIELDS]
+                weapons = [(bit, *counts) for bit, counts in derived.weapons.items() if any(counts)]
+            rows += (
+                round_id,
+                pid,
+                ended_at,
+                mapname,
+                round_no,
+                orphan,
+                h.name,
+                h.raw_name,
+                h.team,
+                h.rounds,
+                reset,
+                only_round2,
             )
-            rows.append(values)
-            for weapon, counts in derived.weapons.items():
-                if any(counts):
-                    weapon_rows.append((round_id, pid, weapon, *counts))
-        sql = self._sql
-        if rows:
-            execute(sql.insert_player_round.sql(len(rows)), sql.insert_player_round.params(rows))
-        if weapon_rows:
-            execute(
-                sql.insert_weapon_round.sql(len(weapon_rows)),
-                [v for row in weapon_rows for v in row],
-            )
+            rows += values
+            for weapon in weapons:
+                weapon_rows += (round_id, pid)
+                weapon_rows += weapon
+        if round_no == 1:
+            # What a round 2 of this batch will read back of it, as stored (saves two
+            # queries per round 2; the batch's rollback forgets it with the rows).
+            self._round1s[round_id] = {
+                player_ids[h.guid]: Round1Player(
+                    {name: h.values[i] for name, i in _ROUND1_PICKS},
+                    {w[0]: w[1:] for w in h.weapons},  # type: ignore[misc]
+                    h.rounds,
+                )
+                for h in parsed.humans
+            }
+        if self._batch_known is not None:
+            # Fast mode: written with the other files' rows at the end of the file loop
+            # (a few large INSERTs instead of two per file); nothing reads them before.
+            self._pending_rows[round_id] = (rows, weapon_rows)
+            return
+        _insert_flat(self._sql.insert_player_round, rows)
+        _insert_flat(self._sql.insert_weapon_round, weapon_rows)
+
+    def _flush_rows(self) -> None:
+        """Write the rows fast mode kept back (:meth:`_write_rows`)."""
+        pending = self._pending_rows
+        self._pending_rows = {}
+        rows = [v for player_rows, _ in pending.values() for v in player_rows]
+        weapon_rows = [v for _, weapons in pending.values() for v in weapons]
+        try:
+            _insert_flat(self._sql.insert_player_round, rows)
+            _insert_flat(self._sql.insert_weapon_round, weapon_rows)
+        except Exception as exc:
+            if is_locked_error(exc):
+                raise
+            raise _FileFailure(f"writing the batch's rows: {type(exc).__name__}: {exc}") from exc
 
     # ---- pairing
 
@@ -539,7 +698,7 @@ class Importer:
         server_id: int,
         mapname: str,
         around: datetime,
-        parsed_by_id: dict[int, ParsedRound],
+        parsed_by_id: dict[int, PreparedRound],
     ) -> dict[int, int | None]:
         """Recompute pairing around ``around``; re-derive every round 2 whose partner changed.
 
@@ -564,7 +723,7 @@ class Importer:
         self,
         round2: ClusterRound,
         round1: ClusterRound | None,
-        parsed: ParsedRound | None,
+        parsed: PreparedRound | None,
         mapname: str,
     ) -> None:
         """(Re)write a round 2 paired with ``round1`` (None: orphan): its pairing, its rows
@@ -576,9 +735,10 @@ class Importer:
         execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
         if parsed is None:
             parsed = _reparse(r2_id)
+            self._pending_rows.pop(r2_id, None)  # a round 2 written earlier in this batch
             PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
             WeaponRound.delete().where(WeaponRound.round == r2_id).execute()
-        self._write_rows(r2_id, parsed, self._player_ids_for(parsed.players), r1_id)
+        self._write_rows(r2_id, parsed, self._player_ids_for(parsed.humans), r1_id)
         if round1 is not None:
             outcome, winner = map_outcome_from(
                 round1.winner, round1.defender, parsed.winner, parsed.defender
@@ -610,7 +770,7 @@ class Importer:
 
     # ---- slow writers: a partial file replaced by its complete version
 
-    def _replace(self, parsed: ParsedRound, data: bytes, digest: str) -> FileResult:
+    def _replace(self, parsed: PreparedRound, content: bytes, digest: str) -> FileResult:
         """Replace the round imported from a partial version of this file (same name, same
         server) by ``parsed``, if ``parsed`` grew from it (:mod:`etbot.ingest.growth`);
         re-derive what depends on it: its rows, the round 2 paired with it, the map
@@ -627,13 +787,14 @@ class Importer:
         )
         source = SourceFile.get_by_id(row.source_id)
         old = parse_round(zlib.decompress(source.content), source.file_name)
-        problem = grew_from(old, parsed)
+        # Rare (a slow writer): the new file is parsed again for the whole comparison.
+        problem = grew_from(old, parse_round(zlib.decompress(content), parsed.file_name))
         if problem is not None:
             raise _NotGrown(problem)
-        SourceFile.update(
-            sha256=digest, content=zlib.compress(data, 1), imported_at=datetime.now()
-        ).where(SourceFile.id == source.id).execute()
-        humans = [p for p in parsed.players if not p.is_bot]
+        SourceFile.update(sha256=digest, content=content, imported_at=datetime.now()).where(
+            SourceFile.id == source.id
+        ).execute()
+        humans = parsed.humans
         Round.update(
             config=parsed.config,
             defender=parsed.defender,
@@ -643,13 +804,14 @@ class Importer:
             play_time_ms=parsed.play_time_ms,
             layout=parsed.layout,
             player_count=len(humans),
-            bot_count=len(parsed.players) - len(humans),
+            bot_count=parsed.bot_count,
         ).where(Round.id == row.id).execute()
         # Players and aliases: only the lines the partial file did not have are new (the
         # others were counted then, with the same name: grew_from checked).
         known = {p.guid for p in old.players if not p.is_bot}
         self._upsert_players([p for p in humans if p.guid not in known], db_time(parsed.ended_at))
         player_ids = self._player_ids_for(humans)
+        self._pending_rows.pop(row.id, None)  # never in fast mode, which has no _replace
         PlayerRound.delete().where(PlayerRound.round == row.id).execute()
         WeaponRound.delete().where(WeaponRound.round == row.id).execute()
         changed = [row.id]
@@ -673,7 +835,7 @@ class Importer:
             parsed.file_name,
             "replaced",
             f"the partial file imported before grew: {len(old.players)} → "
-            f"{len(parsed.players)} player lines",
+            f"{parsed.line_count} player lines",
             round_no=parsed.round_no,
             repaired_round_ids=changed,
             player_ids=list(player_ids.values()),
@@ -709,6 +871,9 @@ class Importer:
         return int(plan.keep)
 
 
+#: (name, index in VALUE_FIELDS) of what a round 2 reads of its round 1.
+_ROUND1_PICKS = tuple((name, VALUE_FIELDS.index(name)) for name in ROUND1_FIELDS)
+
 #: The reason of a file whose content is already in the database.
 DUPLICATE = "same content already imported"
 #: The reason of a file whose name is taken by another file of the same server.
@@ -724,16 +889,9 @@ class _NotGrown(Exception):
     """A file with a taken name that is not the partial file written further."""
 
 
-#: A file ready for the database: (file name, bytes, SHA-256, parsed round or its error).
-_Prepared = tuple[str, bytes, str, ParsedRound | ParseError]
-
-
-def _prepare(file_name: str, data: bytes) -> _Prepared:
-    try:
-        parsed: ParsedRound | ParseError = parse_round(data, file_name)
-    except ParseError as exc:
-        parsed = exc
-    return file_name, data, sha256(data), parsed
+class _FileFailure(Exception):
+    """A file failed in a batch written without savepoints: the batch is written again
+    with one per file (:meth:`Importer._import_prepared`)."""
 
 
 class _AggregateFailure(Exception):
@@ -741,10 +899,24 @@ class _AggregateFailure(Exception):
     by importing the batch again with the aggregates refreshed file by file."""
 
 
-def _reparse(round_id: int) -> ParsedRound:
+#: Rows per INSERT when a batch's rows are written together (a statement's parameters
+#: stay well below SQLite's limit of 32,766).
+_ROWS_PER_INSERT = 400
+
+
+def _insert_flat(insert: Insert, params: list[Any]) -> None:
+    """INSERT the rows of a flat parameter list (``insert.fields`` values per row)."""
+    width = len(insert.fields)
+    step = _ROWS_PER_INSERT * width
+    for i in range(0, len(params), step):
+        chunk = params[i : i + step]
+        execute(insert.sql(len(chunk) // width), chunk)
+
+
+def _reparse(round_id: int) -> PreparedRound:
     """A stored round's file, parsed again (to re-derive it when its pairing changed)."""
     source = SourceFile.select().join(Round).where(Round.id == round_id).get()
-    return parse_round(zlib.decompress(source.content), source.file_name)
+    return from_parsed(parse_round(zlib.decompress(source.content), source.file_name))
 
 
 def _round1_players(sql: Statements, round_id: int) -> dict[int, Round1Player]:

@@ -9,7 +9,8 @@ that it writes every column of its model except those it leaves out on purpose, 
 new model field cannot be silently left to its default by the ingest.
 
 Rows are passed by field name (a mapping read with ``operator.itemgetter``) except the
-weapon rows, the innermost loop, which are tuples in :data:`WEAPON_ROUND_FIELDS` order.
+player and weapon rows, the innermost loop, which are flat parameter lists in
+:data:`PLAYER_ROUND_FIELDS` / :data:`WEAPON_ROUND_FIELDS` order.
 Everything else the importer does (deletes, merges) uses peewee queries.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from peewee import AutoField, Field, Model
 
-from etbot.ingest.differential import ROUND1_FIELDS, WEAPON_COUNTERS
+from etbot.ingest.differential import ROUND1_FIELDS, VALUE_FIELDS, WEAPON_COUNTERS
 from etbot.ingest.pairing import ClusterRound
 from etbot.ingest.sessions import SessionRow
 from etbot.models import (
@@ -36,6 +37,23 @@ from etbot.models import (
     database_proxy,
 )
 
+#: Column order of a player row (the hot loop builds them positionally): what the round
+#: says of the player, then the values (:data:`~etbot.ingest.differential.VALUE_FIELDS`).
+PLAYER_ROUND_FIELDS = (
+    "round",
+    "player",
+    "ended_at",
+    "map",
+    "round_no",
+    "orphan",
+    "name",
+    "raw_name",
+    "team",
+    "rounds_counter",
+    "reset",
+    "only_round2",
+    *VALUE_FIELDS,
+)
 #: Column order of a weapon row tuple (the hot loop builds them positionally).
 WEAPON_ROUND_FIELDS = ("round", "player", "weapon", *WEAPON_COUNTERS)
 #: Columns read back of a round 1 player: the id, the ``rounds`` counter, then the values.
@@ -217,7 +235,7 @@ class Statements:
             leave_out=["round1"],  # pairing sets it (set_round1), after the rows are written
             tail=returning(Round),
         )
-        self.insert_player_round = Insert(PlayerRound, stored_fields(PlayerRound), param=p)
+        self.insert_player_round = Insert(PlayerRound, PLAYER_ROUND_FIELDS, param=p)
         self.insert_weapon_round = Insert(WeaponRound, WEAPON_ROUND_FIELDS, param=p)
         self.insert_map_result = Insert(MapResult, stored_fields(MapResult), param=p)
 
@@ -235,7 +253,16 @@ class Statements:
                 earliest=["first_seen"],
             ),
         )
-        alias_fields = stored_fields(Alias)
+        # In this order: the importer passes alias rows as tuples.
+        alias_fields = (
+            "player",
+            "name",
+            "name_lower",
+            "raw_name",
+            "first_seen",
+            "last_seen",
+            "rounds",
+        )
         self.upsert_alias = Insert(
             Alias,
             alias_fields,
@@ -285,6 +312,14 @@ class Statements:
             f"(SELECT COUNT(*) FROM {rnd} WHERE {rnd}.{column(Round, 'session')} = "
             f"{session}.{column(GamingSession, 'id')}) "
             f"WHERE {column(GamingSession, 'id')} IN ({marks})"
+        )
+
+    def known_sources(self, count: int) -> str:
+        """``SELECT sha256 FROM source_file WHERE sha256 IN (…count params…)``."""
+        marks = ", ".join([self.param] * count)
+        return (
+            f"SELECT {column(SourceFile, 'sha256')} FROM {table(SourceFile)} "  # noqa: S608 names from the models, values are parameters
+            f"WHERE {column(SourceFile, 'sha256')} IN ({marks})"
         )
 
     def player_ids(self, count: int) -> str:
