@@ -24,7 +24,7 @@ from typing import Any
 from peewee import AutoField, BlobField, BooleanField
 
 from etbot.db import connect, drop_everything, is_postgres, open_database
-from etbot.models import ALL_MODELS, Round
+from etbot.models import ALL_MODELS, Round, database_proxy
 
 CHUNK = 50_000
 
@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     source = connect(args.source)
     source.connect()
     if args.replace:
-        drop_everything(connect(args.target))
+        old = connect(args.target)
+        database_proxy.initialize(old)
+        drop_everything(old)
+        old.close()
     target = open_database(args.target)  # migrated; the models now point at it
     if not is_postgres():
         ap.error("the target must be PostgreSQL")
