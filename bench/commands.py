@@ -656,7 +656,9 @@ def bench_database(url: str, args: argparse.Namespace) -> tuple[dict[str, Timing
         aggregates.rebuild_all()
         print(f"rebuilt aggregates in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     if is_postgres():
-        db.execute_sql("ANALYZE")  # as autovacuum would after a bulk import
+        # As autovacuum would after a bulk import: statistics, and the visibility map
+        # that lets covering indexes answer without the table.
+        db.execute_sql("VACUUM ANALYZE")
     backend = "PostgreSQL" if is_postgres() else "SQLite"
     memory: dict[str, Any] = {"start": vm_status()}
     commands, completers = bot_commands()  # loads the cogs as the bot does
@@ -686,8 +688,11 @@ def bench_database(url: str, args: argparse.Namespace) -> tuple[dict[str, Timing
             f"{case.name:48s} {c50:9.1f} {c95:7.1f} {w50:9.2f} {w95:7.2f}  {timing.cached}",
             flush=True,
         )
-        for note in sorted(case.notes):
+        notes = sorted(case.notes)
+        for note in notes[:2]:
             print(f"{'':48s} ({note})")
+        if len(notes) > 2:
+            print(f"{'':48s} (and {len(notes) - 2} more answers with an error)")
     memory["after the runs"] = vm_status()
     for case in cases:  # every answer of the runs cached at once, as in a busy evening
         if not case.write:
