@@ -1,14 +1,19 @@
 """The outbox of automatic posts: at most one row per (kind, key), each claimed by one
-worker, never re-sent after a crash during sending (SQLite and PostgreSQL)."""
+worker (threads, and separate processes), never re-sent after a crash during sending
+(SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from peewee import Database
+from peewee import Database, PostgresqlDatabase
 
+from conftest import PG_URL
 from etbot import announce
 from etbot.models import Announcement
 
@@ -133,3 +138,59 @@ def test_kinds_are_on_by_default_and_switch_per_server(db: Database) -> None:
     }
     announce.set_kind_enabled(1, "round_summary", True)
     assert announce.kind_enabled(1, "round_summary")
+
+
+#: One bot process's poster loop without Discord: claim, mark sending, "send" (write the
+#: key to the output file), mark sent. Starts when the go-file appears.
+CLAIM_WORKER = """
+import sys, time
+from pathlib import Path
+from etbot import announce
+from etbot.db import open_database
+
+url, worker, go, out = sys.argv[1:]
+open_database(url, migrate_schema=False)
+while not Path(go).exists():
+    time.sleep(0.001)
+sent = []
+while batch := announce.claim(worker, limit=2):
+    for row in batch:
+        if announce.mark_sending(row.id, worker):
+            sent.append(row.key)
+            assert announce.mark_sent(row.id, worker, channel_id=1, message_id=len(sent))
+Path(out).write_text("\\n".join(sent))
+"""
+
+
+def test_bot_processes_draining_one_outbox_send_each_post_once(
+    db: Database, tmp_path: Path
+) -> None:
+    """Four OS processes drain one outbox at the same moment (SQLite and PostgreSQL):
+    every post is sent by exactly one of them (the conditional claim, across processes)."""
+    url = str(PG_URL) if isinstance(db, PostgresqlDatabase) else f"sqlite:///{db.database}"
+    keys = [str(k) for k in range(300)]
+    for key in keys:
+        announce.enqueue("round_summary", key)
+    go = tmp_path / "go"
+    outs = [tmp_path / f"sent-{i}.txt" for i in range(4)]
+    procs = [
+        subprocess.Popen(  # noqa: S603 this interpreter, our own script
+            [sys.executable, "-c", CLAIM_WORKER, url, f"w{i}", str(go), str(out)],
+            stderr=subprocess.PIPE,
+        )
+        for i, out in enumerate(outs)
+    ]
+    try:
+        go.touch()
+        errors = [p.communicate(timeout=300)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    sent = {f"w{i}": out.read_text().split() for i, out in enumerate(outs)}
+    assert sorted(k for ks in sent.values() for k in ks) == sorted(keys)  # each exactly once
+    rows = {a.key: a for a in Announcement.select()}
+    for worker, worker_keys in sent.items():
+        assert {rows[k].claimed_by for k in worker_keys} <= {worker}
+    assert {a.status for a in rows.values()} == {"sent"}

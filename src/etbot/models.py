@@ -480,10 +480,12 @@ class RatingHistory(BaseModel):
     previous_at = DateTimeField(null=True)
 
     class Meta:
+        # The last columns make the two non-unique indexes covering for the matchup
+        # queries (etbot.matchups, migration 0017): no table lookups per map.
         indexes = (
             (("map_result", "player"), True),
-            (("player", "ended_at"), False),
-            (("ended_at", "tiebreak"), False),
+            (("player", "ended_at", "tiebreak", "side", "score"), False),
+            (("ended_at", "tiebreak", "player", "side"), False),
         )
 
 
