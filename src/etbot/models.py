@@ -481,7 +481,7 @@ class RatingHistory(BaseModel):
 
     class Meta:
         # The last columns make the two non-unique indexes covering for the matchup
-        # queries (etbot.matchups, migration 0017): no table lookups per map.
+        # queries (etbot.matchups, migration 0016): no table lookups per map.
         indexes = (
             (("map_result", "player"), True),
             (("player", "ended_at", "tiebreak", "side", "score"), False),
