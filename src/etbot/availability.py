@@ -24,9 +24,11 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from etbot import announce, forecast
+from etbot.cache import cached_query
 from etbot.errors import BadOption, NoData, Typed
 from etbot.models import AvailabilityDay, AvailabilityPoll, AvailabilityVote, database_proxy
 
@@ -395,15 +397,30 @@ def agreed_starts(now: datetime) -> list[datetime]:
     return sorted(starts)
 
 
-def next_session(now: datetime, tz: str | ZoneInfo) -> NextSession:
+@cached_query
+def predicted_start(minute: datetime, tz: str) -> datetime | None:
+    """The forecast's next start after ``minute`` (aware; the caller rounds it to a whole
+    minute so that the questions of one minute share a cache entry until the next import),
+    without the polls (:func:`next_session` adds them). Aware UTC, or None."""
+    return forecast.next_session(minute, ZoneInfo(tz))
+
+
+def next_session(
+    now: datetime, tz: str | ZoneInfo, *, predicted: datetime | Literal["fit"] | None = "fit"
+) -> NextSession:
     """The next session after ``now`` (aware, or naive server-local): the earliest start a
     poll agreed on, else the forecast from the weekly pattern (:mod:`etbot.forecast`).
 
-    This is what ``/sessions`` and the bot's presence show.
+    This is what ``/sessions`` and the bot's presence show. ``predicted`` is the forecast's
+    answer when the caller already has it (:func:`predicted_start`, cached); by default the
+    forecast is fitted here.
     """
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     local_now = forecast.to_server_local(now, zone)
     agreed = agreed_starts(local_now)
-    start = forecast.next_session(local_now, zone, agreed_starts=agreed)
+    if predicted == "fit" or agreed:
+        start = forecast.next_session(local_now, zone, agreed_starts=agreed)
+    else:
+        start = predicted
     is_agreed = bool(agreed) and start == agreed[0].replace(tzinfo=zone).astimezone(UTC)
     return NextSession(start=start, agreed=is_agreed)

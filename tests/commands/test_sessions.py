@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 
 from commands.helpers import run_deferred
-from discordkit import (
-    DiscordRecorder,
-)
+from discordkit import ORIGINAL_EDIT, DiscordRecorder
 from discordkit import payloads as p
-from etbot import availability, sessions
+from etbot import availability, forecast, sessions
 from etbot.availability import NextSession
 from etbot.commands.matchnight import final_score_text
 from etbot.errors import NoData
@@ -44,7 +43,9 @@ async def test_sessions_next_session_timestamp(
     pattern = WeeklyPattern([slot], 12, 30, old_guess, "Europe/Berlin")
     monkeypatch.setattr(sessions, "weekly_pattern", lambda tz, now: pattern)
     nxt = datetime(2030, 5, 8, 18, 45, tzinfo=UTC)
-    monkeypatch.setattr(availability, "next_session", lambda now, tz: NextSession(nxt, False))
+    monkeypatch.setattr(
+        availability, "next_session", lambda now, tz, **_: NextSession(nxt, False)
+    )
     edit = await run_deferred(rec, p.slash_command("sessions"))
     pattern_value, next_value = (f["value"] for f in edit.embeds[0]["fields"][-2:])
     assert "Usually Tuesday 21:00 (Europe/Berlin)" in pattern_value
@@ -53,6 +54,41 @@ async def test_sessions_next_session_timestamp(
     assert f"<t:{ts}:R>" in next_value
     assert f"<t:{ts}:F>" in next_value
     assert "predicted from past sessions" in next_value
+
+
+async def test_sessions_fits_the_forecast_once_a_minute_and_reads_polls_every_time(
+    rec: DiscordRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The forecast re-reads months of rounds and refits (the slowest part of /sessions on
+    # a big history): the questions of one minute share one fit, until an import.
+    fits: list[datetime] = []
+    load = forecast.load_sessions
+
+    def counting(before: datetime, *args: object) -> list[forecast.PastSession]:
+        fits.append(before)
+        return load(before, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(forecast, "load_sessions", counting)
+    agreed = datetime(2030, 5, 9, 19, 30, tzinfo=UTC)
+
+    async def ask() -> str:
+        await rec.invoke_slash(p.slash_command("sessions"))
+        value: str = rec.by_route(ORIGINAL_EDIT)[-1].embeds[0]["fields"][-1]["value"]
+        return value
+
+    with time_machine.travel(datetime(2030, 5, 7, 12, 0, 5, tzinfo=UTC), tick=False) as clock:
+        first = await ask()
+        clock.move_to(datetime(2030, 5, 7, 12, 0, 50, tzinfo=UTC))
+        assert await ask() == first
+        assert len(fits) == 1  # the same minute: one fit
+        # A poll agrees on a start: no import, and yet it shows at once.
+        monkeypatch.setattr(availability, "agreed_starts", lambda now: [agreed])
+        assert f"<t:{int(agreed.timestamp())}:R>" in await ask()
+        monkeypatch.setattr(availability, "agreed_starts", lambda now: [])
+        clock.move_to(datetime(2030, 5, 7, 12, 1, 10, tzinfo=UTC))
+        await ask()
+    assert len(fits) == 2  # 12:00 and 12:01
+    assert f"<t:{int(agreed.timestamp())}:R>" not in first
 
 
 async def test_sessions_without_data_is_friendly(

@@ -127,9 +127,13 @@ class SessionsCog(BaseCog):
         recent = await self.res.run(sessions.recent_sessions, SESSIONS_SHOWN, **one)
         tz = self.res.settings.server_timezone
         now = disnake.utils.utcnow()
-        pattern = await self.res.run(sessions.weekly_pattern, tz, now, **one)
-        # Not cached: the next session depends on the current minute and on poll answers.
-        upcoming = await self.res.run(availability.next_session, now, tz)
+        # The pattern and the forecast are asked as of the current minute, so the answers
+        # of one minute come from the cache (until the next import clears it); the polls'
+        # agreed starts are read every time (a vote changes them without an import).
+        minute = now.replace(second=0, microsecond=0)
+        pattern = await self.res.run(sessions.weekly_pattern, tz, minute, **one)
+        predicted = await self.res.run(availability.predicted_start, minute, tz)
+        upcoming = await self.res.run(availability.next_session, now, tz, predicted=predicted)
         await inter.edit_original_response(
             embed=sessions_embed(
                 recent, pattern, self.res.settings.tz, upcoming, server.name if server else None
