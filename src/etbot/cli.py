@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -291,6 +291,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         years=args.years,
         servers=args.servers,
         seed=args.seed,
+        end=args.end,
         progress=not args.quiet,
     )
     return run_demo_command(settings, options, quiet_logs_unless_asked=args.log_level is None)
@@ -334,6 +335,17 @@ def cmd_bench_data(settings: Settings, args: argparse.Namespace) -> int:
     )
     print(summary)
     return 0
+
+
+def _iso_day(value: str) -> date:
+    """argparse type for ``--end``: an ISO day from 1970 to 2999."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid day {value!r} (YYYY-MM-DD)") from None
+    if not 1971 <= day.year <= 2999:
+        raise argparse.ArgumentTypeError(f"day {value!r} is out of range (years 1971-2999)")
+    return day
 
 
 def _iso_time(value: str) -> datetime:
@@ -402,6 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--years", type=float, default=0.5, help="years of history (default 0.5)")
     p.add_argument("--servers", type=int, default=2, help="game servers (default 2)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument(
+        "--end",
+        type=_iso_day,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="last day of the history (default: yesterday); the same --end and --seed "
+        "give the same community",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -140,6 +140,9 @@ class DemoOptions:
     years: float = 0.5
     servers: int = 2
     seed: int = 1
+    #: The history's last day; None: yesterday, so that the page looks like today. The
+    #: demo's clock is then the evening after it (or now, whichever is later).
+    end: date | None = None
     #: Progress bars on stderr.
     progress: bool = True
 
@@ -297,9 +300,11 @@ def run_demo(options: DemoOptions, settings: Settings) -> DemoResult:
     result = DemoResult(out=out.resolve(), index=(out / INDEX).resolve())
     zone = settings.tz
 
-    # 1. The community: a history that ended yesterday, so that "last 90 days" has data.
+    # 1. The community: a history that ended yesterday (by default), so that "the last
+    # 90 days" of /trend and the next session of /sessions are about today.
     real_now = datetime.now(zone)
-    end = (real_now - timedelta(days=1)).date()
+    end = options.end or (real_now - timedelta(days=1)).date()
+    clock = real_now if options.end is None else datetime.combine(end, real_now.timetz())
     expected = max(1, round(options.years * 52.18 * options.servers * FILES_PER_SERVER_WEEK))
     t = time.perf_counter()
     with _progress_bar(options.progress, "generating stats files", expected) as update:
@@ -375,9 +380,9 @@ def run_demo(options: DemoOptions, settings: Settings) -> DemoResult:
 
     # Ended seasons get their awards, as the bot's periodic check does after an import.
     last_round = Round.select(Round.ended_at).order_by(Round.ended_at.desc()).scalar()
-    demo_now = real_now
+    demo_now = clock
     if last_round is not None:
-        demo_now = max(real_now, _as_local(last_round, settings) + timedelta(minutes=30))
+        demo_now = max(clock, _as_local(last_round, settings) + timedelta(minutes=30))
     seasons.close_ended_seasons(demo_now)
 
     # 4. The answers.
