@@ -34,8 +34,10 @@ _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _TOKEN = re.compile("[\ue000-\uf8ff]")
 
 _CODE_BLOCK = re.compile(r"```(?:([A-Za-z0-9_+\-]+)\n)?\n?(.*?)```", re.DOTALL)
-_INLINE_CODE = re.compile(r"`([^`\n]+)`")
-_ESCAPED = re.compile(r"\\([^A-Za-z0-9\s])")
+# One left-to-right pass: a backslash escape (``\*``, ``\```) or an inline code span,
+# whichever starts first (an escaped backtick opens no code span; a backslash inside a
+# code span is shown as it is).
+_ESCAPE_OR_CODE = re.compile(r"\\([^A-Za-z0-9\s])|`([^`\n]+)`")
 _TIMESTAMP = re.compile(r"<t:(-?\d{1,13})(?::([tTdDfFR]))?>")
 _USER_MENTION = re.compile(r"<@!?(\d{1,20})>")
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
@@ -123,13 +125,15 @@ def markdown_html(text: str, ctx: RenderContext) -> str:
 
     def mention(m: re.Match[str]) -> str:
         member = int(m.group(1))
-        name = ctx.members.get(member, f"user {member}")
+        name = _PRIVATE_USE.sub("\ufffd", ctx.members.get(member, f"user {member}"))
         return stash(f'<span class="mention">@{esc(name)}</span>')
 
     text = _PRIVATE_USE.sub("\ufffd", text)
     text = _CODE_BLOCK.sub(code_block, text)
-    text = _INLINE_CODE.sub(lambda m: stash(f"<code>{esc(m.group(1))}</code>"), text)
-    text = _ESCAPED.sub(lambda m: stash(esc(m.group(1))), text)
+    text = _ESCAPE_OR_CODE.sub(
+        lambda m: stash(esc(m.group(1)) if m.group(1) else f"<code>{esc(m.group(2))}</code>"),
+        text,
+    )
     text = _TIMESTAMP.sub(lambda m: stash(timestamp_html(int(m.group(1)), m.group(2), ctx)), text)
     text = _USER_MENTION.sub(mention, text)
     out = esc(text)
@@ -138,11 +142,9 @@ def markdown_html(text: str, ctx: RenderContext) -> str:
     out = _ITALIC_STAR.sub(r"<em>\1</em>", out)
     out = _ITALIC_UNDERSCORE.sub(r"<em>\1</em>", out)
     out = _STRIKE.sub(r"<s>\1</s>", out)
-    # Stashed pieces never hold other tokens' HTML unescaped, but a code span may hold a
-    # token of an escaped character: restore until none is left.
-    while _TOKEN.search(out):
-        out = _TOKEN.sub(lambda m: tokens[ord(m.group(0)) - _TOKEN_BASE], out)
-    return out
+    # One pass: the stashed pieces were built from text already free of private-use
+    # characters, so none of them holds a placeholder.
+    return _TOKEN.sub(lambda m: tokens[ord(m.group(0)) - _TOKEN_BASE], out)
 
 
 # --------------------------------------------------------------------------- embeds
