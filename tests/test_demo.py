@@ -22,11 +22,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from tests.cdp import load_page
-from tests.conftest import IN_CI
 
+from cdp import load_page
+from conftest import IN_CI
 from etbot import betting, cli
 from etbot.commands._base import CHART_HEIGHT, CHART_WIDTH
+from etbot.config import Settings
 from etbot.db import open_database
 from etbot.demo import CHARTS_DIR, DB_NAME, INDEX, MEMBERS, DemoError, DemoOptions, prepare_folder
 from etbot.models import BetAccount, BetLedger, BetPool, BetStake, MapResult, Round, database_proxy
@@ -341,9 +342,12 @@ def test_run_with_token_in_dotenv_runs_the_bot(
     calls: list[object] = []
     started: list[str | None] = []
     monkeypatch.setattr("etbot.demo.run_demo", _fake_demo(calls))
-    monkeypatch.setattr(
-        "etbot.bot.run_bot", lambda settings: started.append(settings.discord_token) or 0
-    )
+
+    def run_bot(settings: Settings) -> int:
+        started.append(settings.discord_token)
+        return 0
+
+    monkeypatch.setattr("etbot.bot.run_bot", run_bot)
     assert cli.main(["run", "--demo-without-token"]) == 0
     assert started == ["abc.def.ghi"]
     assert calls == []

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import disnake
+from disnake.ui.select.string import StringSelect
 
 from etbot.commands.formatting import escape
 from etbot.demo_page import (
@@ -106,7 +107,7 @@ def test_buttons_and_selects_are_drawn_disabled() -> None:
         disnake.ui.Button(label="Bet <A>", style=disnake.ButtonStyle.primary, custom_id="a"),
         disnake.ui.Button(label="No", style=disnake.ButtonStyle.danger, custom_id="b"),
     ]
-    select = disnake.ui.StringSelect(
+    select = StringSelect(
         custom_id="s",
         placeholder="Choose",
         options=[disnake.SelectOption(label="Q3 <x>", value="q3", default=True)],

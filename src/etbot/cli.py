@@ -410,9 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
         "missing (e.g. no Chromium for the charts).",
     )
     p.add_argument("--out", default="etbot-demo", help="output folder (default ./etbot-demo)")
-    p.add_argument("--players", type=int, default=150, help="players (default 150)")
-    p.add_argument("--years", type=float, default=0.5, help="years of history (default 0.5)")
-    p.add_argument("--servers", type=int, default=2, help="game servers (default 2)")
+    p.add_argument("--players", type=int, default=100, help="players (default 100)")
+    p.add_argument("--years", type=float, default=0.4, help="years of history (default 0.4)")
+    p.add_argument("--servers", type=int, default=1, help="game servers (default 1)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument(
         "--end",

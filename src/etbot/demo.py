@@ -136,9 +136,11 @@ class DemoOptions:
     with data behind it (at least one ended season, several sessions in the last 90 days)."""
 
     out: Path = DEFAULT_OUT
-    players: int = 150
-    years: float = 0.5
-    servers: int = 2
+    players: int = 100
+    #: Long enough that the previous quarter (a season) ended inside the history, whatever
+    #: today's date: 0.4 years = 146 days > 92 days.
+    years: float = 0.4
+    servers: int = 1
     seed: int = 1
     #: The history's last day; None: yesterday, so that the page looks like today. The
     #: demo's clock is then the evening after it (or now, whichever is later).
