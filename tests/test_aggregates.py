@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from peewee import Database
+from peewee import Database, Table
 
 from conftest import corpus_files
 from etbot import aggregates
@@ -19,6 +19,7 @@ from etbot.models import (
     PlayerMapDay,
     PlayerRound,
     PlayerWeaponDay,
+    Round,
     WeaponRound,
 )
 
@@ -31,15 +32,15 @@ Snapshot = tuple[list[tuple[Any, ...]], ...]
 def snapshot() -> Snapshot:
     days = sorted(
         PlayerDay.select(*[getattr(PlayerDay, c) for c in DAY_COLUMNS]).tuples(),
-        key=lambda r: (r[0], r[1]),
+        key=lambda r: (r[0], r[1], r[2]),  # player, day, server
     )
     weapons = sorted(
         PlayerWeaponDay.select(*[getattr(PlayerWeaponDay, c) for c in WEAPON_COLUMNS]).tuples(),
-        key=lambda r: (r[0], r[1], r[2]),
+        key=lambda r: (r[0], r[1], r[2], r[3]),  # player, day, server, weapon | map
     )
     maps = sorted(
         PlayerMapDay.select(*[getattr(PlayerMapDay, c) for c in MAP_COLUMNS]).tuples(),
-        key=lambda r: (r[0], r[1], r[2]),
+        key=lambda r: (r[0], r[1], r[2], r[3]),  # player, day, server, weapon | map
     )
     return days, weapons, maps
 
@@ -185,13 +186,20 @@ def test_refresh_repairs_stale_rows_and_removes_empty_keys(db: Database) -> None
 
 
 def test_migration_backfills_existing_rows(db: Database) -> None:
+    """0002/0003 create and fill the aggregates of an existing database, 0013 widens
+    them, 0015 re-keys them per server and fills them again: the result is a rebuild."""
     import_batches(batch=300)
     expected = rebuilt()
     db.drop_tables([PlayerMapDay, PlayerWeaponDay, PlayerDay])
-    db.execute_sql(
-        "DELETE FROM schema_migration WHERE name IN ('0002_player_day', '0003_player_map_day')"
-    )
-    assert migrate(db) == ["0002_player_day", "0003_player_map_day"]
+    again = [
+        "0002_player_day",
+        "0003_player_map_day",
+        "0013_hardening",
+        "0015_aggregates_per_server",
+    ]
+    history = Table("schema_migration").bind(db)
+    history.delete().where(history.c.name.in_(again)).execute()
+    assert migrate(db) == again
     assert snapshot() == expected
 
 
@@ -220,3 +228,49 @@ def test_day_totals_beyond_32_bits_are_stored(db: Database) -> None:
     (by_map,) = PlayerMapDay.select().where(PlayerMapDay.day == date(2032, 2, 2))
     assert by_map.damage_given == 216 * 9_999_999
     assert snapshot() == rebuilt()
+
+
+def test_two_servers_get_rows_of_their_own(db: Database) -> None:
+    """Two game servers whose rounds interleave on the same evenings: one aggregate row
+    per (player, day, server), each with that server's rounds only, kept equal to a
+    rebuild by the batch-wise ingest (newest first, so round 2s get re-paired)."""
+    from servers_helpers import two_server_files
+
+    everything = two_server_files(corpus_files())
+    importer = Importer()
+    report = ImportReport()
+    for i in range(len(everything), 0, -40):
+        importer.import_many(everything[max(0, i - 40) : i], report)
+    assert report.repaired_round_ids
+    assert snapshot() == rebuilt()
+    expected: dict[tuple[int, date, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    rows = (
+        PlayerRound.select(PlayerRound, Round.id, Round.server)
+        .join(Round)
+        .where((PlayerRound.orphan == False) & (PlayerRound.team != 3))  # noqa: E712
+    )
+    for row in rows:
+        e = expected[(row.player_id, row.ended_at.date(), row.round.server_id)]
+        e[0] += 1
+        e[1] += row.kills
+        e[2] += row.damage_given
+    got = {
+        (d.player_id, d.day, d.server_id): [d.rounds, d.kills, d.damage_given]
+        for d in PlayerDay.select()
+    }
+    assert got == dict(expected)
+    assert len({k[2] for k in got}) == 2
+    assert len(got) > len({k[:2] for k in got}), "some players play both servers on a day"
+    by_map: dict[tuple[int, date, int], int] = defaultdict(int)
+    for m in PlayerMapDay.select():
+        by_map[(m.player_id, m.day, m.server_id)] += m.rounds
+    assert dict(by_map) == {k: v[0] for k, v in expected.items()}
+    server_of = {(r.round_id, r.player_id): (r.ended_at.date(), r.round.server_id) for r in rows}
+    weapons: dict[tuple[int, date, int, int], int] = defaultdict(int)
+    for w in WeaponRound.select():
+        if (w.round_id, w.player_id) in server_of:
+            day, server = server_of[(w.round_id, w.player_id)]
+            weapons[(w.player_id, day, server, w.weapon)] += w.kills
+    assert {
+        (w.player_id, w.day, w.server_id, w.weapon): w.kills for w in PlayerWeaponDay.select()
+    } == dict(weapons)

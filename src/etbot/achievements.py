@@ -74,7 +74,8 @@ MILESTONES: tuple[MilestoneDef, ...] = (
 BY_STAT: dict[str, MilestoneDef] = {d.stat: d for d in MILESTONES}
 STATS: tuple[str, ...] = tuple(d.stat for d in MILESTONES)
 
-#: PlayerDay column (per day) of each statistic; "days" counts the rows.
+#: PlayerDay column (per day) of each statistic; "days" counts the distinct days (a day
+#: has one row per game server played on).
 _DAY_COLUMNS = {
     "kills": PlayerDay.kills,
     "revives": PlayerDay.revives,
@@ -98,7 +99,7 @@ def totals(player_ids: Collection[int]) -> dict[int, Totals]:
     columns = [fn.SUM(_DAY_COLUMNS[s]) for s in STATS if s != "days"]
     for chunk in _chunks(sorted(set(player_ids))):
         query = (
-            PlayerDay.select(PlayerDay.player, fn.COUNT(PlayerDay.id), *columns)
+            PlayerDay.select(PlayerDay.player, fn.COUNT(PlayerDay.day.distinct()), *columns)
             .where(PlayerDay.player.in_(chunk))
             .group_by(PlayerDay.player)
             .tuples()
@@ -148,12 +149,13 @@ def batch_contribution(round_ids: Collection[int]) -> dict[int, Totals]:
         days = sorted({d for _, d in day_rounds})
         for chunk in _chunks(players):
             stored = (
-                PlayerDay.select(PlayerDay.player, PlayerDay.day, PlayerDay.rounds)
+                PlayerDay.select(PlayerDay.player, PlayerDay.day, fn.SUM(PlayerDay.rounds))
                 .where(PlayerDay.player.in_(chunk) & PlayerDay.day.between(days[0], days[-1]))
+                .group_by(PlayerDay.player, PlayerDay.day)
                 .tuples()
             )
             for player_id, on, rounds in stored:
-                if day_rounds.get((player_id, _as_date(on))) == rounds:
+                if day_rounds.get((player_id, _as_date(on))) == int(rounds):
                     out[player_id]["days"] += 1
     return dict(out)
 
@@ -188,8 +190,9 @@ def reached_days(player_id: int, wanted: Iterable[tuple[str, int]]) -> dict[tupl
     if not wanted:
         return {}
     rows = list(
-        PlayerDay.select(PlayerDay.day, *[_DAY_COLUMNS[s] for s in STATS if s != "days"])
+        PlayerDay.select(PlayerDay.day, *[fn.SUM(_DAY_COLUMNS[s]) for s in STATS if s != "days"])
         .where(PlayerDay.player == player_id)
+        .group_by(PlayerDay.day)
         .order_by(PlayerDay.day)
         .tuples()
     )

@@ -1,7 +1,8 @@
 """Pre-aggregated per-player per-day sums, kept consistent with PlayerRound.
 
 Leaderboards, summaries and comparisons over long periods read :class:`PlayerDay`
-(one row per player and server-local calendar day) instead of every PlayerRound row:
+(one row per player, game server and server-local calendar day) instead of every
+PlayerRound row:
 on a five-year history that is ~20 times fewer rows. :class:`PlayerWeaponDay` does the
 same for WeaponRound (favourite weapon) and :class:`PlayerMapDay` per map (best map).
 PlayerDay also counts the stopwatch maps won and lost (from MapResult, on the day of the
@@ -10,8 +11,12 @@ map's round 2), so a re-paired round 2 refreshes them with its own (player, day)
 Both tables hold only rows that aggregates count: orphan rounds and spectator rows
 (team 3) are left out, exactly like the per-round queries (:func:`etbot.statdefs.counted`).
 
+Every aggregate row belongs to one game server (``server``, from the round): queries
+about one server filter on it, queries about all servers sum over it, which gives exactly
+the numbers of one row per (player, day).
+
 Maintenance is by recomputation, never by increments: :func:`refresh` deletes the given
-(player, day) rows and rebuilds them from PlayerRound with one ``INSERT … SELECT …
+(player, day) rows of every server and rebuilds them from PlayerRound with one ``INSERT … SELECT …
 GROUP BY`` per day. That makes it idempotent and correct whatever happened to the rows
 (a round 2 re-derived because its pairing changed, an orphan that got paired, …). The
 ingest calls :func:`refresh_rounds` (or :func:`refresh`) at the end of each import batch,
@@ -44,6 +49,7 @@ from etbot.models import (
     PlayerMapDay,
     PlayerRound,
     PlayerWeaponDay,
+    Round,
     WeaponRound,
     database_proxy,
 )
@@ -125,11 +131,17 @@ def _rounds_query(columns: list[Any], keyed: bool) -> Any:
     )
 
 
+def _with_server(query: Any) -> Any:
+    """Join each PlayerRound row's Round, whose server keys the aggregate rows."""
+    return query.switch(PlayerRound).join(Round, on=(Round.id == PlayerRound.round))
+
+
 def _day_select(where: ColumnBase, keyed: bool = False) -> tuple[list[Any], Any]:
     day = day_of(PlayerRound.ended_at)
     columns: list[Any] = [
         PlayerRound.player,
         day,
+        Round.server,
         fn.COUNT(PlayerRound.id),
         fn.MIN(PlayerRound.ended_at),
         fn.MAX(PlayerRound.ended_at),
@@ -137,6 +149,7 @@ def _day_select(where: ColumnBase, keyed: bool = False) -> tuple[list[Any], Any]
     fields: list[Any] = [
         PlayerDay.player,
         PlayerDay.day,
+        PlayerDay.server,
         PlayerDay.rounds,
         PlayerDay.first_at,
         PlayerDay.last_at,
@@ -155,11 +168,11 @@ def _day_select(where: ColumnBase, keyed: bool = False) -> tuple[list[Any], Any]
     ]
     fields += [PlayerDay.objectives, PlayerDay.revives, PlayerDay.maps_won, PlayerDay.maps_lost]
     query = (
-        _rounds_query(columns, keyed)
+        _with_server(_rounds_query(columns, keyed))
         .switch(PlayerRound)
         .join(MapResult, JOIN.LEFT_OUTER, on=(MapResult.round2 == PlayerRound.round))
         .where(where & counted())
-        .group_by(PlayerRound.player, day)
+        .group_by(PlayerRound.player, day, Round.server)
     )
     return fields, query
 
@@ -169,6 +182,7 @@ def _map_select(where: ColumnBase, keyed: bool = False) -> tuple[list[Any], Any]
     columns: list[Any] = [
         PlayerRound.player,
         day,
+        Round.server,
         PlayerRound.map,
         fn.COUNT(PlayerRound.id),
         fn.SUM(PlayerRound.damage_given),
@@ -177,28 +191,34 @@ def _map_select(where: ColumnBase, keyed: bool = False) -> tuple[list[Any], Any]
     fields: list[Any] = [
         PlayerMapDay.player,
         PlayerMapDay.day,
+        PlayerMapDay.server,
         PlayerMapDay.map,
         PlayerMapDay.rounds,
         PlayerMapDay.damage_given,
         PlayerMapDay.time_played_s,
     ]
     query = (
-        _rounds_query(columns, keyed)
+        _with_server(_rounds_query(columns, keyed))
         .where(where & counted())
-        .group_by(PlayerRound.player, day, PlayerRound.map)
+        .group_by(PlayerRound.player, day, Round.server, PlayerRound.map)
     )
     return fields, query
 
 
 def _weapon_select(where: ColumnBase, keyed: bool = False) -> tuple[list[Any], Any]:
     day = day_of(PlayerRound.ended_at)
-    columns: list[Any] = [PlayerRound.player, day, WeaponRound.weapon]
-    fields: list[Any] = [PlayerWeaponDay.player, PlayerWeaponDay.day, PlayerWeaponDay.weapon]
+    columns: list[Any] = [PlayerRound.player, day, Round.server, WeaponRound.weapon]
+    fields: list[Any] = [
+        PlayerWeaponDay.player,
+        PlayerWeaponDay.day,
+        PlayerWeaponDay.server,
+        PlayerWeaponDay.weapon,
+    ]
     for name in WEAPON_SUMMED:
         columns.append(fn.SUM(getattr(WeaponRound, name)))
         fields.append(getattr(PlayerWeaponDay, name))
     query = (
-        _rounds_query(columns, keyed)
+        _with_server(_rounds_query(columns, keyed))
         .switch(PlayerRound)
         .join(
             WeaponRound,
@@ -206,7 +226,7 @@ def _weapon_select(where: ColumnBase, keyed: bool = False) -> tuple[list[Any], A
             & (WeaponRound.player == PlayerRound.player),
         )
         .where(where & counted())
-        .group_by(PlayerRound.player, day, WeaponRound.weapon)
+        .group_by(PlayerRound.player, day, Round.server, WeaponRound.weapon)
     )
     return fields, query
 
@@ -219,9 +239,10 @@ def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[list[int]]:
 def refresh(keys: Iterable[Key]) -> int:
     """Recompute the PlayerDay / PlayerWeaponDay / PlayerMapDay rows of these keys.
 
-    Keys are (player id, day). Idempotent; safe to call with keys whose rows no longer
-    exist (their aggregate rows are removed). Runs in a transaction (a savepoint when
-    called inside the ingest's). Returns the number of keys refreshed.
+    Keys are (player id, day): the rows of every game server of that player and day.
+    Idempotent; safe to call with keys whose rows no longer exist (their aggregate rows
+    are removed). Runs in a transaction (a savepoint when called inside the ingest's).
+    Returns the number of keys refreshed.
     """
     unique = sorted(set(keys))
     if not unique:

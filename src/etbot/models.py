@@ -242,15 +242,18 @@ ALL_MODELS: list[type[BaseModel]] = [
 
 
 class PlayerDay(BaseModel):
-    """Sums of one player's counted rounds on one server-local calendar day.
+    """Sums of one player's counted rounds on one game server and server-local calendar day.
 
     Only rows that aggregates count: no orphan rounds, no spectator rows. Maintained by
     :func:`etbot.aggregates.refresh` from PlayerRound, never written by hand. The sums are
     64-bit (migration 0013): a day of many rounds can pass 2^31 where one round cannot.
+    One row per game server (migration 0015): a query for all servers sums the rows of a
+    day, a query for one server filters on ``server``.
     """
 
     player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
     day = DateField()
+    server = ForeignKeyField(Server, on_delete="CASCADE", index=False)
     rounds = IntegerField()
     first_at = DateTimeField()
     last_at = DateTimeField()
@@ -279,16 +282,17 @@ class PlayerDay(BaseModel):
 
     class Meta:
         indexes = (
-            (("player", "day"), True),
+            (("player", "day", "server"), True),
             (("day", "player"), False),
         )
 
 
 class PlayerWeaponDay(BaseModel):
-    """Per-weapon sums of one player's counted rounds on one day (favourite weapon)."""
+    """Per-weapon sums of one player's counted rounds on one server and day (favourite weapon)."""
 
     player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
     day = DateField()
+    server = ForeignKeyField(Server, on_delete="CASCADE", index=False)
     weapon = SmallIntegerField()
     kills = BigIntegerField()
     deaths = BigIntegerField()
@@ -297,21 +301,22 @@ class PlayerWeaponDay(BaseModel):
     headshots = BigIntegerField()
 
     class Meta:
-        indexes = ((("player", "day", "weapon"), True),)
+        indexes = ((("player", "day", "server", "weapon"), True),)
 
 
 class PlayerMapDay(BaseModel):
-    """Per-map sums of one player's counted rounds on one day (best map by DPM)."""
+    """Per-map sums of one player's counted rounds on one server and day (best map by DPM)."""
 
     player = ForeignKeyField(Player, on_delete="CASCADE", index=False)
     day = DateField()
+    server = ForeignKeyField(Server, on_delete="CASCADE", index=False)
     map = CharField(max_length=128)
     rounds = IntegerField()
     damage_given = BigIntegerField()
     time_played_s = BigIntegerField()
 
     class Meta:
-        indexes = ((("player", "day", "map"), True),)
+        indexes = ((("player", "day", "server", "map"), True),)
 
 
 ALL_MODELS += [PlayerDay, PlayerWeaponDay, PlayerMapDay]
