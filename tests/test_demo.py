@@ -396,3 +396,48 @@ def test_end_option_is_a_day() -> None:
     assert args.end == date(2025, 11, 20)
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["demo", "--end", "yesterday"])
+
+
+async def test_chart_without_browser_is_answered_with_text(tmp_path: Path) -> None:
+    """No Chromium: the chart is listed as missing and the embed carries the cogs' text
+    fallback instead of an image (what the bot answers in Discord too)."""
+    import disnake
+    from peewee import SqliteDatabase
+
+    from etbot import charts
+    from etbot.cache import QueryCache
+    from etbot.commands._base import Resources
+    from etbot.db import Db
+    from etbot.demo import DemoResult, _Charts
+    from etbot.render import ChartRenderer
+
+    renderer = ChartRenderer(browser_path=tmp_path / "no-such-browser")
+    # No query runs here: a database the test never opens.
+    res = Resources(Settings(), Db(SqliteDatabase(None)), QueryCache(), renderer)
+    result = DemoResult(out=tmp_path, index=tmp_path / INDEX)
+    embed = disnake.Embed(title="t")
+    keeper = _Charts(res, tmp_path, result)
+    await keeper.attach(embed, "bars.png", "the numbers", charts.bar_figure, ["a"], [1.0], "x")
+    assert result.missing_charts == ["bars.png"]
+    assert result.charts == []
+    assert not (tmp_path / "bars.png").exists()
+    assert embed.image.url is None
+    assert [(f.name, f.value) for f in embed.fields] == [("Chart unavailable", "the numbers")]
+
+
+def test_partial_page_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A page written with a chart missing: exit code 3, and stderr names the chart."""
+    from etbot.demo import DemoResult
+
+    def run(options: DemoOptions, settings: object) -> DemoResult:
+        return DemoResult(
+            out=Path("x").resolve(),
+            index=Path("x/index.html").resolve(),
+            missing_charts=["trend.png"],
+        )
+
+    monkeypatch.setattr("etbot.demo.run_demo", run)
+    assert cli.run_demo_command(Settings(), DemoOptions()) == cli.EXIT_DEMO_PARTIAL
+    assert "chart missing (answered with text): trend.png" in capsys.readouterr().err

@@ -76,7 +76,7 @@ from etbot.ingest import Importer, iter_stats_files
 from etbot.models import BetPool, MapResult, PlayerMilestone, Round, SeasonClose
 from etbot.render import ChartRenderer
 from etbot.statsfile import parse_file_name, parse_round
-from etbot.synth import generate_history
+from etbot.synth import HistorySummary, generate_history
 from etbot.views import betting as betting_views
 from etbot.views.paginator import Paginator
 from etbot.views.seasons import SeasonState
@@ -329,6 +329,24 @@ def run_demo(options: DemoOptions, settings: Settings) -> DemoResult:
 
     # 2. Import all but the last map into a fresh SQLite database of the demo folder.
     database = open_database(f"sqlite:///{out / DB_NAME}")
+    try:
+        _fill_and_answer(options, settings, result, database, history, clock, started)
+    finally:
+        database.close()
+    return result
+
+
+def _fill_and_answer(
+    options: DemoOptions,
+    settings: Settings,
+    result: DemoResult,
+    database: Any,
+    history: HistorySummary,
+    clock: datetime,
+    started: float,
+) -> None:
+    """Steps 2-5 of the module docstring, on the open demo database."""
+    out, zone = options.out, settings.tz
     files = sorted(iter_stats_files([out / STATS_DIR]))
     held_round1, held_round2 = _last_map(files)
     first = [f for f in files if f not in (held_round1, held_round2)]
@@ -401,8 +419,9 @@ def run_demo(options: DemoOptions, settings: Settings) -> DemoResult:
     warnings = []
     if result.missing_charts:
         warnings.append(
-            "Charts missing (no Chromium to render them; the bot answers with the same "
-            "text in their place): " + ", ".join(result.missing_charts)
+            "Charts missing: they could not be rendered (is Chromium installed? "
+            "scripts/setup-system.sh installs it); the bot answers with the same text in "
+            "their place: " + ", ".join(result.missing_charts)
         )
     warnings.extend(result.problems)
     intro = [
@@ -418,8 +437,6 @@ def run_demo(options: DemoOptions, settings: Settings) -> DemoResult:
     ]
     page = page_html("etbot demo: what the bot answers", intro, messages, images, ctx, warnings)
     result.index.write_text(page, encoding="utf-8")
-    database.close()
-    return result
 
 
 def _as_local(value: object, settings: Settings) -> datetime:
