@@ -34,8 +34,9 @@ from etbot.models import BetAccount, BetLedger, BetPool, BetStake, MapResult, Ro
 from etbot.render import find_browser, png_dimensions
 
 REPO = Path(__file__).resolve().parent.parent
-#: A small community: one server, ~10 weeks ending after a quarter (so one season ended).
-SIZE = ["--players", "30", "--years", "0.2", "--servers", "1", "--seed", "7", "--end", "2025-11-20"]
+#: A small community: one server, ~10 weeks ending after a quarter (so one season ended);
+#: seed 5 gives clan tags in angle brackets (``<HXeP>…``) to names the page shows.
+SIZE = ["--players", "30", "--years", "0.2", "--servers", "1", "--seed", "5", "--end", "2025-11-20"]
 #: The answers every complete page shows (section anchors).
 SECTIONS = (
     "stats",
@@ -59,7 +60,7 @@ SECTIONS = (
 
 
 def _clean_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ETBOT_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}
     # The demo must never touch the configured database.
     env["DATABASE_URL"] = f"sqlite:///{tmp / 'configured.db'}"
     env.pop("LOG_LEVEL", None)
@@ -185,6 +186,7 @@ def test_demo_page_shows_names_as_text(demo: tuple[Path, subprocess.CompletedPro
         db.close()
         database_proxy.initialize(None)
     shown = [name for name in marked if html.escape(name) in text]
+    assert shown, "the community should show a name with markup characters"
     for name in shown:
         assert name not in text
 
