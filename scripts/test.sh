@@ -20,4 +20,6 @@ trap cleanup EXIT
 "${AS_PG[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U etbot etbot_test
 export ETBOT_TEST_POSTGRES_URL="postgresql://etbot@127.0.0.1:$PGPORT/etbot_test"
 
-.venv/bin/python -m pytest "$@"
+# In parallel, one worker per core (ETBOT_TEST_WORKERS=0: in this process); a test file's
+# tests stay together on one worker, so its module-scoped corpus database is built once.
+.venv/bin/python -m pytest -n "${ETBOT_TEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from peewee import Database
@@ -49,6 +50,38 @@ CORPUS = (
 REAL = CORPUS / "real"
 ODD = CORPUS / "odd"
 PG_URL = os.environ.get("ETBOT_TEST_POSTGRES_URL")
+#: pytest-xdist worker name ("gw0", "gw1", …) when the suite runs in parallel, else None.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def _worker_postgres_url(base_url: str, worker: str) -> str:
+    """A PostgreSQL database of this xdist worker's own, beside the configured one.
+
+    Every test empties its database (``drop_everything``), so two workers sharing one
+    database would wipe each other's tables. Each worker gets ``<db>_<worker>``, created
+    here (through the configured database) when it does not exist yet, and its URL replaces
+    ``ETBOT_TEST_POSTGRES_URL`` for this process and the subprocesses tests start.
+    """
+    import psycopg2
+    from psycopg2 import sql
+
+    parts = urlsplit(base_url)
+    name = f"{parts.path.lstrip('/')}_{worker}"
+    conn = psycopg2.connect(base_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+if PG_URL and XDIST_WORKER:
+    PG_URL = _worker_postgres_url(PG_URL, XDIST_WORKER)
+    os.environ["ETBOT_TEST_POSTGRES_URL"] = PG_URL
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
