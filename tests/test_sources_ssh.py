@@ -379,7 +379,7 @@ async def test_run_fetches_new_rounds_as_they_end(db: Database, ssh_server: SshS
 
 async def _until(condition: Callable[[], bool], what: str) -> None:
     """Wait for a condition; the limit only turns a hang into a failure."""
-    for _ in range(400):
+    for _ in range(1200):  # 60 s: a bound for a loaded machine, not a speed requirement
         if condition():
             return
         await asyncio.sleep(0.05)

@@ -13,22 +13,28 @@ from etbot.errors import BadOption
 from etbot.models import PlayerRound, Round
 from etbot.periods import now_or_latest
 from etbot.players import get_player
-from etbot.statdefs import counted
+from etbot.servers import get_server
+from etbot.statdefs import counted, on_server
 
 #: Longest window of :func:`activity`, in weeks.
 MAX_WEEKS = 520
 
 
 @cached_query
-def activity(player_id: int | None, weeks: int, now: datetime | None = None) -> list[list[int]]:
+def activity(
+    player_id: int | None, weeks: int, now: datetime | None = None, server: int | None = None
+) -> list[list[int]]:
     """Rounds played per weekday (Monday first) and hour, in server local time.
 
     Rounds of one player (their counted rows) or, with ``player_id=None``, of the whole
-    server (every non-orphan round), over the ``weeks`` weeks before ``now`` (default: the
-    newest round). Returns 7 lists of 24 counts.
+    community (every non-orphan round), over the ``weeks`` weeks before ``now`` (default:
+    the newest round); only the rounds of one game server when ``server`` (an id) is given.
+    Returns 7 lists of 24 counts.
     """
     if not 1 <= weeks <= MAX_WEEKS:
         raise BadOption(f"The number of weeks must be between 1 and {MAX_WEEKS}.")
+    if server is not None:
+        get_server(server)  # UnknownServer when it has no rounds (any more)
     now = now_or_latest(now)
     since = now - timedelta(weeks=weeks)
     if player_id is None:
@@ -45,6 +51,8 @@ def activity(player_id: int | None, weeks: int, now: datetime | None = None) -> 
             & (PlayerRound.ended_at <= now)
         )
         model = PlayerRound
+    if server is not None:
+        where &= on_server(model, server)
     if is_postgres():
         weekday = fn.date_part("isodow", column)  # Monday 1 .. Sunday 7
         hour = fn.date_part("hour", column)

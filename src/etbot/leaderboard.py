@@ -36,13 +36,15 @@ class Ranked(NamedTuple):
     rounds: int
 
 
-def ranked(stat: StatDef, period: Period, min_rounds: int) -> list[Ranked]:
-    """Every qualifying player, best first.
+def ranked(
+    stat: StatDef, period: Period, min_rounds: int, server: int | None = None
+) -> list[Ranked]:
+    """Every qualifying player, best first (rounds of one game server, or all: None).
 
     Equal values share a rank (1, 2, 2, 4); among them more rounds, then the lower
     player id, come first, so the order never depends on the database.
     """
-    values = player_values([stat.key], period, min_rounds=max(min_rounds, 1))
+    values = player_values([stat.key], period, min_rounds=max(min_rounds, 1), server=server)
     sign = -1.0 if stat.higher_is_better else 1.0
 
     def best_first(item: tuple[int, dict[str, float]]) -> tuple[float, float, int]:
@@ -68,12 +70,14 @@ def leaderboard(
     min_rounds: int = COMMUNITY_MIN_ROUNDS,
     limit: int = 10,
     offset: int = 0,
+    server: int | None = None,
 ) -> LeaderboardPage:
-    """One page of the ranking of players by ``stat`` over ``period``."""
+    """One page of the ranking of players by ``stat`` over ``period``, counting the rounds
+    of one game server (``server`` id) or of all (None)."""
     definition = stat_def(stat)
     if not 1 <= limit <= 100 or offset < 0 or min_rounds < 0:
         raise BadOption("Page size must be 1–100 and the page must not be negative.")
-    everyone = ranked(definition, period, min_rounds)
+    everyone = ranked(definition, period, min_rounds, server)
     page = everyone[offset : offset + limit]
     names = dict(
         Player.select(Player.id, Player.name)

@@ -61,6 +61,7 @@ from etbot.models import (
     database_proxy,
 )
 from etbot.periods import Period, local_naive
+from etbot.servers import get_server
 from etbot.statdefs import COMMUNITY_MIN_ROUNDS, STATS, player_values
 
 log = logging.getLogger(__name__)
@@ -196,13 +197,13 @@ def timeline(now: datetime) -> list[Season]:
     return sorted(seasons, key=lambda s: s.start)
 
 
-def has_rounds(season: Season) -> bool:
-    """Whether any counted round (no orphan, no spectator row) ended in the season."""
-    return (
-        PlayerDay.select()
-        .where((PlayerDay.day >= season.first_day) & (PlayerDay.day < season.end.date()))
-        .exists()
-    )
+def has_rounds(season: Season, server: int | None = None) -> bool:
+    """Whether any counted round (no orphan, no spectator row) ended in the season (on
+    one game server, or any: None)."""
+    where = (PlayerDay.day >= season.first_day) & (PlayerDay.day < season.end.date())
+    if server is not None:
+        where &= PlayerDay.server == server
+    return PlayerDay.select().where(where).exists()
 
 
 def seasons_with_data(now: datetime) -> list[Season]:
@@ -307,6 +308,8 @@ class SeasonPage:
     ended: bool
     #: The seasons with data, newest first (the select menu).
     choices: list[Season]
+    #: The game server the standings count (None: every server).
+    server: str | None = None
 
 
 def season_page(
@@ -316,20 +319,29 @@ def season_page(
     limit: int,
     offset: int,
     now: datetime,
+    server: int | None = None,
 ) -> SeasonPage:
     """The standings of one season (``key``; None = the default season) by ``stat`` among
-    players with at least ``min_rounds`` rounds, one page of them.
+    players with at least ``min_rounds`` rounds, one page of them; with ``server`` (an
+    id), the standings of that game server's rounds, and the seasons it has rounds in.
 
-    The ranking is :func:`etbot.leaderboard.leaderboard` over the season's period.
+    The ranking is :func:`etbot.leaderboard.leaderboard` over the season's period. The
+    awards are the community's (every server), whatever ``server`` is.
 
     Raises:
         BadOption: unknown stat, bad page or unknown season key.
         NoData: no season has any data (``key`` None only).
+        UnknownServer: ``server`` has no rounds (any more).
     """
+    server_name = get_server(server).name if server is not None else None
     choices = seasons_with_data(now)
+    if server is not None:
+        choices = [s for s in choices if has_rounds(s, server)]
     season = default_season(now, choices) if key is None else season_by_key(key, now)
-    page = leaderboard(stat, season.period, min_rounds=min_rounds, limit=limit, offset=offset)
-    players = len(player_values([], season.period))
+    page = leaderboard(
+        stat, season.period, min_rounds=min_rounds, limit=limit, offset=offset, server=server
+    )
+    players = len(player_values([], season.period, server=server))
     closed = SeasonClose.select().where(SeasonClose.season_key == season.key).exists()
     return SeasonPage(
         season=season,
@@ -341,6 +353,7 @@ def season_page(
         closed=closed,
         ended=season.has_ended(now),
         choices=choices,
+        server=server_name,
     )
 
 

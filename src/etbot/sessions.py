@@ -20,6 +20,7 @@ from peewee import fn
 from etbot.cache import cached_query
 from etbot.errors import BadOption, NoData, Typed
 from etbot.models import GamingSession, Player, PlayerRound, Round, Server
+from etbot.servers import get_server
 from etbot.statdefs import counted
 from etbot.stopwatch import Match, session_scores
 
@@ -69,17 +70,22 @@ class _Fragger(NamedTuple):
 
 
 @cached_query
-def recent_sessions(limit: int = 5) -> list[SessionInfo]:
-    """The latest gaming sessions (all servers), newest first."""
+def recent_sessions(limit: int = 5, server: int | None = None) -> list[SessionInfo]:
+    """The latest gaming sessions of every server (or of one: ``server`` id), newest
+    first. A session is always the rounds of one server (the ingest never merges
+    servers), so a server's sessions are a subset of everyone's."""
     if not 1 <= limit <= MAX_RECENT:
         raise BadOption(f"Show between 1 and {MAX_RECENT} sessions.")
+    query = GamingSession.select(GamingSession, Server.clean_name).join(Server)
+    if server is not None:
+        name = get_server(server).name
+        query = query.where(GamingSession.server == server)
     sessions = list(
-        GamingSession.select(GamingSession, Server.clean_name)
-        .join(Server)
-        .order_by(GamingSession.started_at.desc(), GamingSession.id.desc())
-        .limit(limit)
+        query.order_by(GamingSession.started_at.desc(), GamingSession.id.desc()).limit(limit)
     )
     if not sessions:
+        if server is not None:
+            raise NoData("No gaming sessions recorded on {server} yet.", server=name)
         raise NoData("No gaming sessions recorded yet.")
     ids = [s.id for s in sessions]
     rounds_by: dict[int, list[_RoundTime]] = defaultdict(list)
@@ -171,13 +177,17 @@ PATTERN_MIN_WEEK_SHARE = 2 / 3
 PATTERN_MIN_SESSIONS = 3
 
 
-def _session_starts(since: datetime, until: datetime) -> list[datetime]:
-    """Estimated start of each session that started in ``[since, until]`` (local time)."""
+def _session_starts(since: datetime, until: datetime, server: int | None = None) -> list[datetime]:
+    """Estimated start of each session that started in ``[since, until]`` (local time),
+    of every server or of one (``server`` id)."""
     firsts: dict[int, datetime] = {}
+    where = (GamingSession.started_at >= since) & (GamingSession.started_at <= until)
+    if server is not None:
+        where &= GamingSession.server == server
     for session_id, ended, rtime, tlimit in (
         Round.select(Round.session, Round.ended_at, Round.round_time_s, Round.time_limit_s)
         .join(GamingSession, on=(Round.session == GamingSession.id))
-        .where((GamingSession.started_at >= since) & (GamingSession.started_at <= until))
+        .where(where)
         .order_by(Round.ended_at, Round.id)
         .tuples()
     ):
@@ -186,13 +196,16 @@ def _session_starts(since: datetime, until: datetime) -> list[datetime]:
     return sorted(firsts.values())
 
 
-def weekly_pattern(tz: str, now: datetime, weeks: int = PATTERN_WEEKS) -> WeeklyPattern:
+def weekly_pattern(
+    tz: str, now: datetime, weeks: int = PATTERN_WEEKS, server: int | None = None
+) -> WeeklyPattern:
     """When do sessions usually start, and when is the next one expected?
 
-    Looks at the sessions of the last ``weeks`` weeks (all servers). A weekday is usual
-    when sessions started on it in at least two thirds of the observed weeks (and at least
-    three times); its usual time is the median start time of those sessions, rounded
-    down to a quarter hour. ``now`` is server-local (naive) or aware (converted to ``tz``).
+    Looks at the sessions of the last ``weeks`` weeks (all servers, or one: ``server``).
+    A weekday is usual when sessions started on it in at least two thirds of the observed
+    weeks (and at least three times); its usual time is the median start time of those
+    sessions, rounded down to a quarter hour. ``now`` is server-local (naive) or aware
+    (converted to ``tz``).
     """
     try:
         zone = ZoneInfo(tz)
@@ -200,7 +213,7 @@ def weekly_pattern(tz: str, now: datetime, weeks: int = PATTERN_WEEKS) -> Weekly
         raise BadOption("Unknown timezone {tz}.", tz=Typed(tz)) from None
     local_now = now.astimezone(zone).replace(tzinfo=None) if now.tzinfo else now
     since = local_now - timedelta(weeks=weeks)
-    starts = _session_starts(since, local_now)
+    starts = _session_starts(since, local_now, server)
     by_weekday = [0] * 7
     for s in starts:
         by_weekday[s.weekday()] += 1

@@ -9,6 +9,8 @@ Rules shared by every query:
   :class:`~etbot.models.PlayerDay` rows alike, so a leaderboard, a summary, a trend point
   and a comparison always agree. :mod:`etbot.aggregates` builds PlayerDay with the same
   row expressions (:func:`objectives_expr`, :func:`revives_expr`).
+* Every query counts all game servers unless it is given one (``server``, a
+  :class:`~etbot.models.Server` id): :func:`on_server`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from peewee import SQL, Case, ColumnBase, Model, fn
 
 from etbot.errors import BadOption, Typed
-from etbot.models import PlayerDay, PlayerMapDay, PlayerRound, PlayerWeaponDay
+from etbot.models import PlayerDay, PlayerMapDay, PlayerRound, PlayerWeaponDay, Round, WeaponRound
 from etbot.periods import Period
 
 #: Players need this many rounds in a period to be ranked or to count as "community".
@@ -120,6 +122,24 @@ def day_period(
     return cond
 
 
+def on_server(model: type[Model], server: int | None) -> ColumnBase:
+    """WHERE clause: rows of one game server (``server`` id), or of all (None).
+
+    The per-day aggregates carry their server; per-round rows (PlayerRound, WeaponRound)
+    belong to a round of that server.
+    """
+    if server is None:
+        return SQL("1 = 1")
+    if model in (PlayerDay, PlayerWeaponDay, PlayerMapDay):
+        return model.server == server  # type: ignore[attr-defined]
+    if model is Round:
+        return Round.server == server
+    if model in (PlayerRound, WeaponRound):
+        rounds = Round.select(Round.id).where(Round.server == server)
+        return model.round.in_(rounds)  # type: ignore[attr-defined]
+    raise TypeError(f"no server filter for {model!r}")  # pragma: no cover - programming error
+
+
 # --------------------------------------------------------------------------- statistics
 
 
@@ -208,8 +228,10 @@ def player_values(
     *,
     player_ids: Sequence[int] | None = None,
     min_rounds: int = 0,
+    server: int | None = None,
 ) -> dict[int, dict[str, float]]:
-    """Values of the given stats per player over the period (plus ``"rounds"``).
+    """Values of the given stats per player over the period (plus ``"rounds"``), on one
+    game server (``server`` id) or all of them (None).
 
     Served from PlayerDay when the period is day-aligned, else from PlayerRound; both go
     through :func:`stat_sql`, so they agree.
@@ -221,6 +243,8 @@ def player_values(
         model, where = PlayerRound, round_period(period)
     totals = sums(model)
     player_col = model.player
+    if server is not None:
+        where &= on_server(model, server)
     if player_ids is not None:
         where &= player_col.in_(list(player_ids))
     columns = [player_col, totals["rounds"]] + [stat_sql(k, totals) for k in keys]

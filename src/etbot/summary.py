@@ -21,12 +21,14 @@ from etbot.models import (
 )
 from etbot.periods import Period
 from etbot.players import player_row
+from etbot.servers import get_server
 from etbot.statdefs import (
     COMMUNITY_MIN_ROUNDS,
     MAP_COUNTERS,
     STATS,
     as_float,
     day_period,
+    on_server,
     player_values,
     round_period,
     stat_sql,
@@ -72,12 +74,18 @@ class PlayerSummary:
     last_seen: datetime
     maps_won: int
     maps_lost: int
+    #: The game server the numbers are about (None: every server).
+    server: str | None = None
 
 
-def favourite_weapon(player_id: int, period: Period) -> tuple[str | None, int]:
+def favourite_weapon(
+    player_id: int, period: Period, server: int | None = None
+) -> tuple[str | None, int]:
     """(weapon, kills) of the weapon the player killed most with; (None, 0) without kills."""
     if period.day_aligned:
         where = (PlayerWeaponDay.player == player_id) & day_period(PlayerWeaponDay, period)
+        if server is not None:
+            where &= on_server(PlayerWeaponDay, server)
         kills = fn.SUM(PlayerWeaponDay.kills)
         query = PlayerWeaponDay.select(PlayerWeaponDay.weapon, kills).where(where)
         query = query.group_by(PlayerWeaponDay.weapon).order_by(
@@ -92,7 +100,11 @@ def favourite_weapon(player_id: int, period: Period) -> tuple[str | None, int]:
                 on=(PlayerRound.round == WeaponRound.round)
                 & (PlayerRound.player == WeaponRound.player),
             )
-            .where((WeaponRound.player == player_id) & round_period(period))
+            .where(
+                (WeaponRound.player == player_id)
+                & round_period(period)
+                & on_server(PlayerRound, server)
+            )
             .group_by(WeaponRound.weapon)
             .order_by(kills.desc(), WeaponRound.weapon)
         )
@@ -105,7 +117,9 @@ def favourite_weapon(player_id: int, period: Period) -> tuple[str | None, int]:
     return weapon_name(int(weapon)), int(weapon_kills)
 
 
-def best_map(player_id: int, period: Period) -> tuple[str | None, float | None]:
+def best_map(
+    player_id: int, period: Period, server: int | None = None
+) -> tuple[str | None, float | None]:
     """The map with the highest DPM among those with >= 3 rounds of the player."""
     model: type[PlayerMapDay] | type[PlayerRound]
     if period.day_aligned:
@@ -116,6 +130,8 @@ def best_map(player_id: int, period: Period) -> tuple[str | None, float | None]:
         model = PlayerRound
         where = (PlayerRound.player == player_id) & round_period(period)
         totals = sums(PlayerRound)
+    if server is not None:
+        where &= on_server(model, server)
     dpm = fn.COALESCE(stat_sql("dpm", totals), 0)  # NULL would sort first in PostgreSQL
     row = (
         model.select(model.map, dpm)
@@ -133,11 +149,13 @@ def best_map(player_id: int, period: Period) -> tuple[str | None, float | None]:
     return map_name, as_float(map_dpm)
 
 
-def map_results(player_id: int, period: Period) -> tuple[int, int]:
+def map_results(player_id: int, period: Period, server: int | None = None) -> tuple[int, int]:
     """(maps won, maps lost): the player's round 2 team against the map's winner."""
     if period.day_aligned:
         query = PlayerDay.select(fn.SUM(PlayerDay.maps_won), fn.SUM(PlayerDay.maps_lost)).where(
-            (PlayerDay.player == player_id) & day_period(PlayerDay, period)
+            (PlayerDay.player == player_id)
+            & day_period(PlayerDay, period)
+            & on_server(PlayerDay, server)
         )
     else:
         won = PlayerRound.team == MapResult.winner_team
@@ -150,6 +168,7 @@ def map_results(player_id: int, period: Period) -> tuple[int, int]:
             .where(
                 (PlayerRound.player == player_id)
                 & round_period(period)
+                & on_server(PlayerRound, server)
                 & MapResult.winner_team.is_null(False)
             )
         )
@@ -178,19 +197,36 @@ _SUMMARY_STATS = (
 
 
 @cached_query
-def player_summary(player_id: int, period: Period) -> PlayerSummary:
-    """Everything the ``/stats`` card shows about one player over one period."""
+def player_summary(player_id: int, period: Period, server: int | None = None) -> PlayerSummary:
+    """Everything the ``/stats`` card shows about one player over one period: the rounds
+    of one game server (``server`` id) or of all (None). The rank is among the players of
+    that server; names, aliases and first/last seen are the player's, whatever the server.
+
+    Raises:
+        UnknownPlayer / UnknownServer: no such player / server with rounds.
+        NoData: the player has no rounds in the period (on that server).
+    """
     player = player_row(player_id)
-    values = player_values(_SUMMARY_STATS, period, player_ids=[player_id]).get(player_id)
+    server_name = get_server(server).name if server is not None else None
+    values = player_values(_SUMMARY_STATS, period, player_ids=[player_id], server=server).get(
+        player_id
+    )
     if not values or not values["rounds"]:
+        if server_name is not None:
+            raise NoData(
+                "{player} has no rounds on {server} in this period ({period}).",
+                player=player.name,
+                server=server_name,
+                period=period.label.lower(),
+            )
         raise NoData(
             "{player} has no rounds in this period ({period}).",
             player=player.name,
             period=period.label.lower(),
         )
-    weapon, weapon_kills = favourite_weapon(player_id, period)
-    best, best_dpm = best_map(player_id, period)
-    dpm_ranking = ranked(STATS["dpm"], period, COMMUNITY_MIN_ROUNDS)
+    weapon, weapon_kills = favourite_weapon(player_id, period, server)
+    best, best_dpm = best_map(player_id, period, server)
+    dpm_ranking = ranked(STATS["dpm"], period, COMMUNITY_MIN_ROUNDS, server)
     rank = next((r.rank for r in dpm_ranking if r.player_id == player_id), None)
     aliases = [
         a.name
@@ -199,7 +235,7 @@ def player_summary(player_id: int, period: Period) -> PlayerSummary:
         .order_by(Alias.rounds.desc(), Alias.name)
         .limit(ALIASES_SHOWN)
     ]
-    won, lost = map_results(player_id, period)
+    won, lost = map_results(player_id, period, server)
     return PlayerSummary(
         player_id=player.id,
         name=player.name,
@@ -230,4 +266,5 @@ def player_summary(player_id: int, period: Period) -> PlayerSummary:
         last_seen=player.last_seen,
         maps_won=won,
         maps_lost=lost,
+        server=server_name,
     )

@@ -41,7 +41,7 @@ from etbot.models import Announcement, MapResult, Round
 from etbot.render import PNG_SIGNATURE, find_browser
 
 TOKEN = "fake-bot-token"
-TIMEOUT = 30.0
+TIMEOUT = 60.0  # an upper bound for a loaded CI machine; waits end as soon as it happens
 
 
 def make_settings(api_base: str, stats_dir: Path) -> Settings:

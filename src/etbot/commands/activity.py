@@ -18,9 +18,10 @@ from etbot.commands._base import (
     get_resources,
     reply_with_chart,
 )
-from etbot.commands.converters import optional_player_param
+from etbot.commands.converters import optional_player_param, server_param
 from etbot.commands.formatting import escaped_title
 from etbot.players import PlayerRef
+from etbot.servers import ServerRef
 
 DEFAULT_WEEKS = 12
 BUSIEST_SHOWN = 3
@@ -88,13 +89,25 @@ class ActivityCog(BaseCog):
         weeks: int = commands.Param(
             default=DEFAULT_WEEKS, ge=1, le=520, description="How many weeks back (1-520)"
         ),
+        server: ServerRef | None = server_param(),
     ) -> None:
         await inter.response.defer()
         player_id = player.id if player else None
         # Windows end now (server time), like the periods of /stats and /leaderboard.
-        counts = await self.res.run(activity.activity, player_id, weeks, self.res.window_end())
+        counts = await self.res.run(
+            activity.activity,
+            player_id,
+            weeks,
+            self.res.window_end(),
+            server.id if server else None,
+        )
         timezone = self.res.settings.server_timezone
-        who = player.name if player else "Server"
+        if server is None:
+            who = player.name if player else "Server"
+        elif player is None:
+            who = server.name
+        else:
+            who = f"{player.name} on {server.name}"
         title = activity_title(who, weeks)
         embed = activity_embed(who, title, counts, timezone)
         png = await self.res.try_render(heatmap_chart, counts, title, timezone)

@@ -8,6 +8,10 @@ error path (:mod:`etbot.commands.errors`) unwraps and shows privately.
 
 What a player option accepts: an autocomplete choice (``guid:…``), a GUID, a name one
 player used, or an ``@member`` mention, which means that member's linked profile.
+
+The optional ``server`` option (:func:`server_param`) works the same way: autocompleted
+with the game servers that have rounds, converted to a :class:`~etbot.servers.ServerRef`
+(or None: every server) by :func:`etbot.servers.resolve_server`.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ import logging
 import re
 from typing import Any
 
+import disnake
 from disnake.ext import commands
 from disnake.interactions import ApplicationCommandInteraction, Interaction
 
-from etbot import players
+from etbot import players, servers
 from etbot.commands._base import BaseCog, get_resources
-from etbot.commands.formatting import MAX_CHOICE_LENGTH, MAX_CHOICES, player_choice
+from etbot.commands.formatting import MAX_CHOICE_LENGTH, MAX_CHOICES, clip, player_choice
 from etbot.errors import UserError
 from etbot.players import PlayerRef
+from etbot.servers import ServerInfo, ServerRef
 
 log = logging.getLogger(__name__)
 
@@ -123,4 +129,63 @@ def player_or_self_param(
         autocomplete=autocomplete_player,
         max_length=MAX_CHOICE_LENGTH,
         converter=to_player_or_self,
+    )
+
+
+# --------------------------------------------------------------------------- game servers
+
+
+def server_choices(found: list[ServerInfo]) -> list[disnake.OptionChoice]:
+    """Autocomplete choices of game servers: the name without colour codes (with the day
+    of its last session when two servers share a name); the value names the server id."""
+    names = [s.name.lower() for s in found]
+    choices = []
+    for server in found:
+        label = server.name or f"server {server.id}"
+        if names.count(server.name.lower()) > 1:
+            suffix = f" (last played {server.last_active:%Y-%m-%d})"
+            label = clip(label, MAX_CHOICE_LENGTH - len(suffix)) + suffix
+        choices.append(
+            disnake.OptionChoice(
+                clip(label, MAX_CHOICE_LENGTH), f"{servers.SERVER_PREFIX}{server.id}"
+            )
+        )
+    return choices
+
+
+async def autocomplete_server(cog: BaseCog, inter: Interaction, value: str) -> Any:
+    """Autocomplete of the ``server`` option: the servers with rounds whose name starts
+    with (then contains) what was typed, most recently active first. Never raises."""
+    text = (value or "").strip()[:AUTOCOMPLETE_TEXT_MAX]
+    try:
+        found = await cog.res.run(servers.autocomplete_servers, text, limit=MAX_CHOICES)
+    except Exception:
+        log.exception("server autocomplete failed for %r", text)
+        return []
+    return server_choices(found)
+
+
+async def to_optional_server(inter: ApplicationCommandInteraction, value: str) -> ServerRef | None:
+    """Converter of the ``server`` option: blank text means every server.
+
+    Raises:
+        etbot.errors.UserError: no game server with rounds has that name.
+    """
+    if not value.strip():
+        return None
+    res = get_resources(inter.bot)
+    return await res.run(servers.resolve_server, value)
+
+
+def server_param(
+    description: str = "Only this game server's rounds (default: every server)",
+) -> Any:
+    """The optional ``server`` option: a :class:`~etbot.servers.ServerRef`, or None
+    (every server) when left empty."""
+    return commands.Param(
+        default=None,
+        description=description,
+        autocomplete=autocomplete_server,
+        max_length=servers.MAX_SERVER_TEXT,
+        converter=to_optional_server,
     )

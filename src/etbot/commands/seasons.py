@@ -24,9 +24,11 @@ from disnake.interactions import ApplicationCommandInteraction, Interaction, Mes
 
 from etbot import seasons
 from etbot.commands._base import COLOUR_INFO, COLOUR_OK, BaseCog, get_resources, stat_param
+from etbot.commands.converters import server_param
 from etbot.commands.formatting import MAX_CHOICES, clip, escape
 from etbot.poster import Post
 from etbot.seasons import SEASON_KEY, SEASON_MIN_ROUNDS, Season
+from etbot.servers import ServerRef
 from etbot.views.components import CustomIdError, component_listener, int_arg
 from etbot.views.seasons import (
     MAX_MIN_ROUNDS,
@@ -134,11 +136,14 @@ class SeasonsCog(BaseCog):
             le=MAX_MIN_ROUNDS,
             description="Only players with at least this many rounds in the season",
         ),
+        server: ServerRef | None = server_param("Standings of this game server's rounds only"),
     ) -> None:
         await inter.response.defer()
         now = self.res.local_now()
         chosen = await self.res.run(seasons.find_season, season, now)
-        state = SeasonState(chosen.key, stat, min_rounds, 0, inter.author.id)
+        state = SeasonState(
+            chosen.key, stat, min_rounds, 0, inter.author.id, server=server.id if server else 0
+        )
         embed, components = await self.render(state, place_menu=True)
         await inter.edit_original_response(embed=embed, components=components)
 
@@ -156,6 +161,7 @@ class SeasonsCog(BaseCog):
             PAGE_SIZE,
             state.page * PAGE_SIZE,
             now,
+            state.server or None,
         )
         last = page_count(page) - 1
         if state.page > last:  # fewer players since the message was made
@@ -168,6 +174,7 @@ class SeasonsCog(BaseCog):
                 PAGE_SIZE,
                 last * PAGE_SIZE,
                 now,
+                state.server or None,
             )
         if place_menu:
             state = state.with_(menu=menu_page_of(page.choices, state.key))

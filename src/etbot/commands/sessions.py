@@ -12,8 +12,16 @@ from disnake.interactions import ApplicationCommandInteraction
 
 from etbot import availability, charts, sessions
 from etbot.commands._base import COLOUR_INFO, BaseCog, get_resources
-from etbot.commands.formatting import FIELD_NAME_MAX, clip_markdown, duration, escape
+from etbot.commands.converters import server_param
+from etbot.commands.formatting import (
+    FIELD_NAME_MAX,
+    TITLE_MAX,
+    clip_markdown,
+    duration,
+    escape,
+)
 from etbot.commands.matchnight import final_score_text
+from etbot.servers import ServerRef
 
 SESSIONS_SHOWN = 5
 MAPS_SHOWN = 6
@@ -85,10 +93,14 @@ def sessions_embed(
     pattern: sessions.WeeklyPattern,
     zone: ZoneInfo,
     upcoming: availability.NextSession | None = None,
+    server: str | None = None,
 ) -> disnake.Embed:
     """The /sessions embed: one field per recent session, the weekly pattern, then the
-    next session."""
-    embed = disnake.Embed(title="Recent sessions", colour=COLOUR_INFO)
+    next session; ``server`` names the game server the sessions and pattern are of."""
+    title = "Recent sessions"
+    if server is not None:
+        title = clip_markdown(f"{title} on {escape(server)}", TITLE_MAX)
+    embed = disnake.Embed(title=title, colour=COLOUR_INFO)
     for session in recent:
         name, value = session_field(session, zone)
         embed.add_field(name, value, inline=False)
@@ -104,16 +116,24 @@ class SessionsCog(BaseCog):
     @commands.slash_command(
         name="sessions", description="Recent gaming sessions and when the next one is due"
     )
-    async def sessions_command(self, inter: ApplicationCommandInteraction) -> None:
+    async def sessions_command(
+        self,
+        inter: ApplicationCommandInteraction,
+        server: ServerRef | None = server_param("Only this game server's sessions"),
+    ) -> None:
         await inter.response.defer()
-        recent = await self.res.run(sessions.recent_sessions, SESSIONS_SHOWN)
+        # Without a server, the very calls (and cache keys) of every server's answer.
+        one: dict[str, int] = {"server": server.id} if server else {}
+        recent = await self.res.run(sessions.recent_sessions, SESSIONS_SHOWN, **one)
         tz = self.res.settings.server_timezone
         now = disnake.utils.utcnow()
-        pattern = await self.res.run(sessions.weekly_pattern, tz, now)
+        pattern = await self.res.run(sessions.weekly_pattern, tz, now, **one)
         # Not cached: the next session depends on the current minute and on poll answers.
         upcoming = await self.res.run(availability.next_session, now, tz)
         await inter.edit_original_response(
-            embed=sessions_embed(recent, pattern, self.res.settings.tz, upcoming)
+            embed=sessions_embed(
+                recent, pattern, self.res.settings.tz, upcoming, server.name if server else None
+            )
         )
 
 

@@ -11,10 +11,11 @@ from disnake.interactions import ApplicationCommandInteraction
 
 from etbot import seasons, summary
 from etbot.commands._base import COLOUR_INFO, BaseCog, get_resources, period_param
-from etbot.commands.converters import player_or_self_param
+from etbot.commands.converters import player_or_self_param, server_param
 from etbot.commands.formatting import escape, escaped_title, fmt_stat
 from etbot.commands.seasons import season_param
 from etbot.players import PlayerRef
+from etbot.servers import ServerRef
 from etbot.statdefs import COMMUNITY_MIN_ROUNDS
 
 #: Characters Discord allows in one embed field value.
@@ -27,9 +28,10 @@ def _date(value: datetime | None) -> str:
 
 def player_card(s: summary.PlayerSummary, trophies: Sequence[seasons.Trophy] = ()) -> disnake.Embed:
     """The /stats embed for one player summary (and the player's season awards)."""
+    where = f" · on **{escape(s.server)}**" if s.server is not None else ""
     embed = disnake.Embed(
         title=escaped_title(s.name),
-        description=f"GUID `{s.guid}` · {s.period}",
+        description=f"GUID `{s.guid}` · {s.period}{where}",
         colour=COLOUR_INFO,
     )
     embed.add_field("Rounds", f"{s.rounds:,}")
@@ -83,13 +85,16 @@ class SummaryCog(BaseCog):
         player: PlayerRef = player_or_self_param(),
         period: str = period_param(),
         season: str = season_param("A season instead of the period (autocomplete)"),
+        server: ServerRef | None = server_param(),
     ) -> None:
         window = self.res.period(period)
         await inter.response.defer()
         now = self.res.local_now()
         if season.strip():
             window = (await self.res.run(seasons.find_season, season, now)).period
-        card = await self.res.run(summary.player_summary, player.id, window)
+        card = await self.res.run(
+            summary.player_summary, player.id, window, server.id if server else None
+        )
         trophies = await self.res.run(seasons.player_trophies, player.id, now)
         await inter.edit_original_response(embed=player_card(card, trophies))
 

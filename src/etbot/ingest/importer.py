@@ -116,7 +116,12 @@ def iter_stats_files(
     paths: Iterable[str | os.PathLike[str]], skipped: list[tuple[str, str]] | None = None
 ) -> Iterator[Path]:
     """Expand files and folders (recursively) into stats files: regular files, given
-    directly or named ``*.txt`` in a folder, sorted per folder given.
+    directly or named ``*.txt`` in a folder, per folder given in the time order of their
+    names (the names start with the date and time), whatever sub-folder they are in.
+
+    Time order matters for speed, not for the result: a folder with one sub-folder per
+    game server, imported one sub-folder after another, would make every batch of the
+    second server "late" for the ratings, which then replay everything after it.
 
     Every path left out is appended to ``skipped`` as (path, reason): a folder that cannot
     be read, and anything that is not a regular file (a FIFO, a device, a dangling
@@ -146,7 +151,7 @@ def iter_stats_files(
             for name in names
             if name.endswith(".txt")
         ]
-        for file in sorted(found):
+        for file in sorted(found, key=lambda found_file: (found_file.name, found_file)):
             reason = why_not_a_stats_file(file)
             if reason is None:
                 yield file

@@ -3,8 +3,9 @@ and page buttons, all persistent; and the season recap post.
 
 Nothing here is kept in memory between clicks: every component's custom id carries the
 whole state (:class:`SeasonState`: season key, stat, minimum rounds, page, owner, menu
-page), and the cog (:mod:`etbot.commands.seasons`) reads the data again from the database
-for each click, so the message keeps working after a restart. This module only builds
+page, and the game server when one was chosen), and the cog
+(:mod:`etbot.commands.seasons`) reads the data again from the database for each click,
+so the message keeps working after a restart. This module only builds
 Discord objects from domain data (:class:`etbot.seasons.SeasonPage`); it never queries.
 
 Discord allows 25 options per select menu: with more seasons the menu is paged, 23
@@ -41,6 +42,8 @@ MENU_NAV = "@menu:"
 #: Upper bounds of the numbers in a custom id (they come back from clients).
 MAX_MIN_ROUNDS = 10_000
 MAX_PAGE = 100_000
+#: Largest game server id a custom id carries (the ids fit the 100-character limit).
+MAX_SERVER_ID = 99_999_999
 #: Characters of one embed field.
 FIELD_MAX = 1024
 
@@ -55,19 +58,24 @@ class SeasonState:
     page: int
     owner: int
     menu: int = 0
+    #: The game server of the standings (0: every server).
+    server: int = 0
 
     def custom_id(self, action: str) -> str:
-        """``etbot:season:<action>:<key>:<stat>:<min_rounds>:<page>:<owner>:<menu>``."""
-        return custom_id(
-            NAMESPACE,
-            action,
+        """``etbot:season:<action>:<key>:<stat>:<min_rounds>:<page>:<owner>:<menu>``, then
+        ``:<server>`` when a game server was chosen (so the ids of messages about every
+        server are the same as before servers could be chosen)."""
+        parts: list[int | str] = [
             self.key,
             self.stat,
             self.min_rounds,
             self.page,
             self.owner,
             self.menu,
-        )
+        ]
+        if self.server:
+            parts.append(self.server)
+        return custom_id(NAMESPACE, action, *parts)
 
     @classmethod
     def parse(cls, args: list[str]) -> SeasonState:
@@ -76,7 +84,7 @@ class SeasonState:
         Raises:
             CustomIdError: malformed or out-of-range arguments.
         """
-        if len(args) != 6 or not SEASON_KEY.match(args[0]) or args[1] not in STATS:
+        if len(args) not in (6, 7) or not SEASON_KEY.match(args[0]) or args[1] not in STATS:
             raise CustomIdError(f"malformed season component arguments {args!r}")
         state = cls(
             key=args[0],
@@ -85,12 +93,14 @@ class SeasonState:
             page=int_arg(args, 3),
             owner=int_arg(args, 4),
             menu=int_arg(args, 5),
+            server=int_arg(args, 6) if len(args) == 7 else 0,
         )
         if not (
             1 <= state.min_rounds <= MAX_MIN_ROUNDS
             and 0 <= state.page <= MAX_PAGE
             and 0 <= state.menu <= MAX_PAGE
             and state.owner > 0
+            and (len(args) == 6 or 1 <= state.server <= MAX_SERVER_ID)
         ):
             raise CustomIdError(f"season component arguments out of range {args!r}")
         return state
@@ -174,14 +184,17 @@ def season_embed(page: SeasonPage, state: SeasonState) -> disnake.Embed:
         body = f"(nobody has {page.min_rounds} rounds yet; {page.players} played)"
     else:
         body = "(no rounds in this season)"
+    where = f"on **{escape(clip(page.server, 100))}** · " if page.server is not None else ""
     embed.description = (
-        f"{date_range(season.first_day, season.last_day)} · {status} · "
+        f"{where}{date_range(season.first_day, season.last_day)} · {status} · "
         f"at least {page.min_rounds} rounds\n```\n{header}\n{body}\n```"
     )
+    # The awards are the community's, whichever server the standings count.
+    awards = "Awards (every server)" if page.server is not None else "Awards"
     if page.awards:
-        embed.add_field("Awards", awards_text(page.awards), inline=False)
+        embed.add_field(awards, awards_text(page.awards), inline=False)
     elif page.ended and not page.closed:
-        embed.add_field("Awards", "Awarded within an hour after the season's end.", inline=False)
+        embed.add_field(awards, "Awarded within an hour after the season's end.", inline=False)
     count = page_count(page)
     embed.set_footer(text=f"Page {state.page + 1} of {count} · {page.page.total} players ranked")
     return embed
