@@ -1,4 +1,4 @@
-"""Command line: ``etbot run | import | export | migrate | rating | betting audit |
+"""Command line: ``etbot run | import | export | migrate | demo | rating | betting audit |
 sessions next | bench-data``."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from etbot.config import ConfigError, Settings, load_settings
 from etbot.db import DatabaseOpenError, DatabaseUrlError, one_line, redact, url_secrets
 
 if TYPE_CHECKING:
+    from etbot.demo import DemoOptions
     from etbot.export import ExportRequest
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,21 @@ def _export_request(settings: Settings, args: argparse.Namespace) -> ExportReque
     )
 
 
+#: What ``etbot run --demo-without-token`` (scripts/run.sh) says before the demo.
+NO_TOKEN_LINE = "no DISCORD_TOKEN: running the demo, set it to run the bot"  # noqa: S105
+#: ``etbot demo`` exit code when the page was written but some answer or chart is missing.
+EXIT_DEMO_PARTIAL = 3
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    if getattr(args, "demo_without_token", False) and not settings.discord_token:
+        # A newcomer without a bot token sees the product instead of a configuration error.
+        print(f"{NO_TOKEN_LINE} (DISCORD_TOKEN in the environment or .env)", file=sys.stderr)
+        from etbot.demo import DemoOptions
+
+        return run_demo_command(
+            settings, DemoOptions(), quiet_logs_unless_asked=args.log_level is None
+        )
     try:
         from etbot.bot import run_bot
     except ImportError as exc:  # pragma: no cover - bot module missing from a broken install
@@ -271,6 +286,51 @@ def cmd_betting(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from etbot.demo import DemoOptions
+
+    options = DemoOptions(
+        out=Path(args.out),
+        players=args.players,
+        years=args.years,
+        servers=args.servers,
+        seed=args.seed,
+        end=args.end,
+        progress=not args.quiet,
+    )
+    return run_demo_command(settings, options, quiet_logs_unless_asked=args.log_level is None)
+
+
+def run_demo_command(
+    settings: Settings, options: DemoOptions, *, quiet_logs_unless_asked: bool = True
+) -> int:
+    """Run the demo and print where it is: 0 when every answer and chart is on the page,
+    :data:`EXIT_DEMO_PARTIAL` when the page was written with some missing."""
+    from etbot.demo import DemoError, run_demo
+
+    asked = not quiet_logs_unless_asked or "log_level" in settings.model_fields_set
+    if not asked and logging.getLogger().level < logging.WARNING:
+        # The progress bars and the summary say what happens; per-batch INFO lines would
+        # bury them (--log-level or LOG_LEVEL still show them).
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        result = run_demo(options, settings)
+    except DemoError as exc:
+        raise CliError(str(exc)) from exc
+    print(
+        f"demo: {result.files:,} stats files, {result.player_rounds:,} player-rounds, "
+        f"{result.players:,} players; {len(result.charts)} charts; "
+        f"{result.timings.get('total', 0.0):.1f} s"
+    )
+    for name in result.missing_charts:
+        print(f"  chart missing (answered with text): {name}", file=sys.stderr)
+    for problem in result.problems:
+        print(f"  answer missing: {problem}", file=sys.stderr)
+    print(f"folder: {result.out}")
+    print(f"open:   {result.index}")
+    return 0 if result.complete else EXIT_DEMO_PARTIAL
+
+
 def cmd_bench_data(settings: Settings, args: argparse.Namespace) -> int:
     from etbot.synth import generate_history
 
@@ -279,6 +339,17 @@ def cmd_bench_data(settings: Settings, args: argparse.Namespace) -> int:
     )
     print(summary)
     return 0
+
+
+def _iso_day(value: str) -> date:
+    """argparse type for ``--end``: an ISO day from 1970 to 2999."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid day {value!r} (YYYY-MM-DD)") from None
+    if not 1971 <= day.year <= 2999:
+        raise argparse.ArgumentTypeError(f"day {value!r} is out of range (years 1971-2999)")
+    return day
 
 
 def _iso_time(value: str) -> datetime:
@@ -326,7 +397,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p.add_argument(
+        "--demo-without-token",
+        action="store_true",
+        help="without DISCORD_TOKEN, say so and run 'etbot demo' instead (scripts/run.sh)",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "demo",
+        help="write what the bot would answer for a synthetic community (no Discord needed)",
+        description="Generates a synthetic community in the real stats-file format, imports "
+        "it into a fresh SQLite database inside OUT, and writes every answer of the bot "
+        "(embeds, charts as PNG) into OUT/index.html. Exit code 0 when the page is "
+        f"complete, {EXIT_DEMO_PARTIAL} when it was written with some chart or answer "
+        "missing (e.g. no Chromium for the charts).",
+    )
+    p.add_argument("--out", default="etbot-demo", help="output folder (default ./etbot-demo)")
+    p.add_argument("--players", type=int, default=100, help="players (default 100)")
+    p.add_argument("--years", type=float, default=0.4, help="years of history (default 0.4)")
+    p.add_argument("--servers", type=int, default=1, help="game servers (default 1)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument(
+        "--end",
+        type=_iso_day,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="last day of the history (default: yesterday); the same --end and --seed "
+        "give the same community",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("import", help="import stats files or folders")
     p.add_argument("paths", nargs="+", help="stats files or folders (searched recursively)")

@@ -112,12 +112,24 @@ async def reply_with_chart(
 ) -> None:
     """Finish a deferred command: ``embed`` with the chart as its image, or with the
     ``fallback`` text in place of the chart when there is no image."""
-    if png is None:
-        embed.add_field("Chart unavailable", fallback[:1024] or "–", inline=False)
+    file = attach_chart(embed, png, filename, fallback)
+    if file is None:
         await inter.edit_original_response(embed=embed)
         return
+    await inter.edit_original_response(embed=embed, file=file)
+
+
+def attach_chart(
+    embed: disnake.Embed, png: bytes | None, filename: str, fallback: str
+) -> disnake.File | None:
+    """Put the chart ``png`` on ``embed`` as its image and return the attachment, or,
+    without an image, add the ``fallback`` text in its place and return None (shared by
+    :func:`reply_with_chart` and the demo, so both show the same answer)."""
+    if png is None:
+        embed.add_field("Chart unavailable", fallback[:1024] or "–", inline=False)
+        return None
     embed.set_image(url=f"attachment://{filename}")
-    await inter.edit_original_response(embed=embed, file=png_file(png, filename))
+    return png_file(png, filename)
 
 
 #: Charts are the expensive commands: three per member and command every 30 s.

@@ -58,6 +58,20 @@ def activity_summary(counts: list[list[int]], timezone: str) -> str:
     return f"{total:,} rounds · busiest ({timezone}): {slots}"
 
 
+def activity_title(who: str, weeks: int) -> str:
+    """The chart's title (and, escaped, the embed's): "Server · activity over 12 weeks"."""
+    return f"{who} · activity over {weeks} week{'s' if weeks != 1 else ''}"
+
+
+def activity_embed(who: str, title: str, counts: list[list[int]], timezone: str) -> disnake.Embed:
+    """The /activity embed for ``who`` (a player's name or "Server")."""
+    return disnake.Embed(
+        title=escaped_title(who, title[len(who) :]),
+        description=activity_summary(counts, timezone),
+        colour=COLOUR_INFO,
+    )
+
+
 def heatmap_chart(counts: list[list[int]], title: str, timezone: str) -> go.Figure:
     """The weekday × hour heatmap figure."""
     return charts.heatmap_figure(counts, title, timezone)
@@ -94,12 +108,8 @@ class ActivityCog(BaseCog):
             who = server.name
         else:
             who = f"{player.name} on {server.name}"
-        title = f"{who} · activity over {weeks} week{'s' if weeks != 1 else ''}"
-        embed = disnake.Embed(
-            title=escaped_title(who, title[len(who) :]),
-            description=activity_summary(counts, timezone),
-            colour=COLOUR_INFO,
-        )
+        title = activity_title(who, weeks)
+        embed = activity_embed(who, title, counts, timezone)
         png = await self.res.try_render(heatmap_chart, counts, title, timezone)
         await reply_with_chart(inter, embed, png, "activity.png", "The heatmap could not be drawn.")
 

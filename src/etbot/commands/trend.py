@@ -47,6 +47,15 @@ def verdict_line(data: trend.TrendData) -> str:
     )
 
 
+def trend_embed(player_name: str, data: trend.TrendData) -> disnake.Embed:
+    """The /trend embed (the chart is attached as its image)."""
+    return disnake.Embed(
+        title=escaped_title(player_name, f" · {data.label} trend"),
+        description=verdict_line(data),
+        colour=COLOUR_INFO,
+    )
+
+
 def trend_chart(data: trend.TrendData) -> go.Figure:
     """The line chart of :func:`etbot.charts.trend_figure` for one trend answer."""
     return charts.trend_figure(
@@ -82,11 +91,7 @@ class TrendCog(BaseCog):
         await inter.response.defer()
         # Windows end now (server time), like the periods of /stats and /leaderboard.
         data = await self.res.run(trend.trend, player.id, stat, days, self.res.window_end())
-        embed = disnake.Embed(
-            title=escaped_title(player.name, f" · {data.label} trend"),
-            description=verdict_line(data),
-            colour=COLOUR_INFO,
-        )
+        embed = trend_embed(player.name, data)
         png = await self.res.try_render(trend_chart, data)
         await reply_with_chart(inter, embed, png, "trend.png", fallback_text(data))
 
