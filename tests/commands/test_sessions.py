@@ -43,9 +43,7 @@ async def test_sessions_next_session_timestamp(
     pattern = WeeklyPattern([slot], 12, 30, old_guess, "Europe/Berlin")
     monkeypatch.setattr(sessions, "weekly_pattern", lambda tz, now: pattern)
     nxt = datetime(2030, 5, 8, 18, 45, tzinfo=UTC)
-    monkeypatch.setattr(
-        availability, "next_session", lambda now, tz, **_: NextSession(nxt, False)
-    )
+    monkeypatch.setattr(availability, "next_session", lambda now, tz, **_: NextSession(nxt, False))
     edit = await run_deferred(rec, p.slash_command("sessions"))
     pattern_value, next_value = (f["value"] for f in edit.embeds[0]["fields"][-2:])
     assert "Usually Tuesday 21:00 (Europe/Berlin)" in pattern_value
