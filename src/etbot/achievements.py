@@ -39,6 +39,7 @@ from peewee import fn
 from etbot import announce
 from etbot.aggregates import day_of
 from etbot.cache import cached_query
+from etbot.db import as_date
 from etbot.models import Player, PlayerDay, PlayerMilestone, PlayerRound
 from etbot.statdefs import counted, objectives_expr, revives_expr
 
@@ -141,7 +142,7 @@ def batch_contribution(round_ids: Collection[int]) -> dict[int, Totals]:
             t["headshot_kills"] += int(heads or 0)
             t["objectives"] += int(objectives or 0)
             t["damage"] += int(damage or 0)
-            key = (player_id, _as_date(on))
+            key = (player_id, as_date(on))
             day_rounds[key] = day_rounds.get(key, 0) + int(rounds)
     if day_rounds:
         # A day is new when all of the player's counted rounds that day are in the batch.
@@ -155,18 +156,9 @@ def batch_contribution(round_ids: Collection[int]) -> dict[int, Totals]:
                 .tuples()
             )
             for player_id, on, rounds in stored:
-                if day_rounds.get((player_id, _as_date(on))) == int(rounds):
+                if day_rounds.get((player_id, as_date(on))) == int(rounds):
                     out[player_id]["days"] += 1
     return dict(out)
-
-
-def _as_date(value: date | datetime | str) -> date:
-    """A day read back from the database (SQLite gives text for computed columns)."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _stored(player_ids: Collection[int]) -> set[tuple[int, str, int]]:
@@ -207,7 +199,7 @@ def reached_days(player_id: int, wanted: Iterable[tuple[str, int]]) -> dict[tupl
         still = []
         for stat, threshold in pending:
             if running[stat] >= threshold:
-                out[(stat, threshold)] = _as_date(on)
+                out[(stat, threshold)] = as_date(on)
             else:
                 still.append((stat, threshold))
         pending = still
@@ -373,7 +365,7 @@ def achievements(player_id: int) -> Achievements:
         for t in d.thresholds
         if t <= now[d.stat] and (d.stat, t) not in stored
     ]
-    dates = {key: _as_date(value) for key, value in stored.items()}
+    dates = {key: as_date(value) for key, value in stored.items()}
     dates.update(reached_days(player_id, missing))
     earned = [
         EarnedMilestone(stat, BY_STAT[stat].label, threshold, on)
@@ -432,6 +424,6 @@ def milestone_post(key: str) -> MilestonePost | None:
         stat,
         definition.label,
         threshold,
-        _as_date(row.reached_on),
+        as_date(row.reached_on),
         later[0] if later else None,
     )

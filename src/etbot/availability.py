@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from etbot import announce, forecast
 from etbot.cache import cached_query
+from etbot.db import as_date
 from etbot.errors import BadOption, NoData, Typed
 from etbot.models import AvailabilityDay, AvailabilityPoll, AvailabilityVote, database_proxy
 
@@ -248,15 +249,15 @@ def get_poll(poll_id: int) -> Poll:
         .order_by(AvailabilityVote.voted_at, AvailabilityVote.id)
         .tuples()
     ):
-        answers.setdefault((_as_date(day), answer), []).append(int(member_id))
+        answers.setdefault((as_date(day), answer), []).append(int(member_id))
     days = [
         PollDay(
-            day=_as_date(d.day),
+            day=as_date(d.day),
             start=d.start,
             proposed=bool(d.proposed),
-            yes=answers.get((_as_date(d.day), "yes"), []),
-            maybe=answers.get((_as_date(d.day), "maybe"), []),
-            no=answers.get((_as_date(d.day), "no"), []),
+            yes=answers.get((as_date(d.day), "yes"), []),
+            maybe=answers.get((as_date(d.day), "maybe"), []),
+            no=answers.get((as_date(d.day), "no"), []),
         )
         for d in AvailabilityDay.select()
         .where(AvailabilityDay.poll == poll_id)
@@ -305,15 +306,6 @@ def vote(poll_id: int, day: date, member_id: int, answer: str, *, now: datetime)
     return get_poll(poll_id)
 
 
-def _as_date(value: date | datetime | str) -> date:
-    """A date column read back (SQLite may hand back text)."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 # --------------------------------------------------------------------------- reminders
 
 
@@ -343,7 +335,7 @@ def due_reminders(now: datetime) -> list[tuple[int, date]]:
         .distinct()
         .tuples()
     )
-    return sorted((int(poll), _as_date(day)) for poll, day in rows)
+    return sorted((int(poll), as_date(day)) for poll, day in rows)
 
 
 def queue_due_reminders(now: datetime) -> int:

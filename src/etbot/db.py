@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -210,6 +210,16 @@ def as_datetime(value: datetime | str) -> datetime:
     """A timestamp read back from the database: SQLite returns text wherever peewee's
     field conversion does not run (raw SQL, aggregates), PostgreSQL a datetime."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def as_date(value: date | datetime | str) -> date:
+    """A day read back from the database (SQLite gives text for computed columns and raw
+    SQL, PostgreSQL a date)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def is_postgres() -> bool:
