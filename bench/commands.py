@@ -304,10 +304,14 @@ def command_cases(rng: random.Random, now: datetime, tz: str) -> list[Case]:
         Case(
             "/sessions",
             "",
+            # As the cog asks: pattern and forecast as of the current minute (cached until
+            # the next import), the polls' agreed starts every time (``predicted`` is the
+            # forecast's answer there; its value does not change the cost).
             lambda: [
                 call(recent_sessions, 5),
-                call(weekly_pattern, tz, now),
-                call(availability.next_session, now, tz),
+                call(weekly_pattern, tz, now.replace(second=0, microsecond=0)),
+                call(availability.predicted_start, now.replace(second=0, microsecond=0), tz),
+                call(availability.next_session, now, tz, predicted=None),
             ],
         ),
         Case("/achievements", "", lambda: [call(achievements, player())]),

@@ -436,19 +436,29 @@ def load_games(since: datetime | None = None) -> list[Game]:
 
     # Player rows of those rounds: (round id, guid, team, seconds played).
     rows: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
-    for link in (MapResult.round1, MapResult.round2):
-        pr = (
-            PlayerRound.select(
-                PlayerRound.round, Player.guid, PlayerRound.team, PlayerRound.time_played_s
-            )
-            .join(Player, on=(PlayerRound.player == Player.id))
-            .switch(PlayerRound)
-            .join(MapResult, on=(PlayerRound.round == link))
-        )
-        if since is not None:
-            pr = pr.where(MapResult.ended_at >= since)
+
+    def player_rows() -> Any:
+        return PlayerRound.select(
+            PlayerRound.round, Player.guid, PlayerRound.team, PlayerRound.time_played_s
+        ).join(Player, on=(PlayerRound.player == Player.id))
+
+    if since is None:
+        # Every map: the player rows of all paired rounds, by a join.
+        queries = [
+            player_rows().switch(PlayerRound).join(MapResult, on=(PlayerRound.round == link))
+            for link in (MapResult.round1, MapResult.round2)
+        ]
+    else:
+        # The maps of a batch: their rounds by id. (A join filtered on the map result's
+        # time lets SQLite, before it has statistics, scan every player row of the history
+        # for each batch: the cost of a batch then grew with the history.)
+        round_ids = sorted({rid for row in results for rid in (row[5], row[6])})
+        queries = [
+            player_rows().where(PlayerRound.round.in_(chunk)) for chunk in _chunks(round_ids)
+        ]
+    for query in queries:
         # A plain cursor: peewee's row conversion would cost more than the query itself.
-        for round_id, guid, team, seconds in database_proxy.execute(pr):
+        for round_id, guid, team, seconds in database_proxy.execute(query):
             rows[round_id].append((guid, team, seconds or 0))
 
     games = []
