@@ -265,6 +265,16 @@ def write_round(header: list[str], players: list[PlayerLine]) -> bytes:
     return ("\n".join(lines) + "\n").encode("latin-1")
 
 
+async def until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Wait for ``condition()`` to be true; the limit only turns a hang into a failure."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.05)
+
+
 #: File names :func:`until_watching` writes; callbacks leave them out.
 PROBE_PREFIX = "watcher-probe-"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from peewee import Database
 
-from conftest import corpus_files, evening
+from conftest import corpus_files, evening, until
 from etbot.ingest import Importer, ImportReport
 from etbot.models import Round
 from etbot.sources.local import FolderWatcher, SettleRules, wait_until_settled, watch_folder
@@ -100,15 +100,6 @@ async def _until_watching(folder: Path, seen: list[str]) -> None:
     raise AssertionError("the watcher never reported the probe file")
 
 
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    """Wait for a condition; the limit only turns a hang into a failure."""
-    for _ in range(400):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
 async def test_an_empty_file_is_rejected_and_later_files_still_imported(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -127,8 +118,8 @@ async def test_an_empty_file_is_rejected_and_later_files_still_imported(
         await _until_watching(tmp_path, seen)
         (tmp_path / "empty.txt").write_bytes(b"")  # disk full / crash mid-write
         (tmp_path / good.name).write_bytes(good.read_bytes())
-        await _until(lambda: good.name in seen, "the file after the empty one is imported")
-        await _until(lambda: "empty.txt" in caplog.text, "the empty file is logged")
+        await until(lambda: good.name in seen, "the file after the empty one is imported")
+        await until(lambda: "empty.txt" in caplog.text, "the empty file is logged")
     finally:
         stop.set()
         await asyncio.wait_for(watcher, timeout=10)
@@ -155,8 +146,8 @@ async def test_a_fifo_named_txt_is_rejected_and_later_files_still_imported(
         await _until_watching(tmp_path, seen)
         os.mkfifo(tmp_path / "pipe.txt")  # reading it would block forever
         (tmp_path / good.name).write_bytes(good.read_bytes())
-        await _until(lambda: good.name in seen, "the file after the FIFO is imported")
-        await _until(lambda: "pipe.txt" in caplog.text, "the FIFO is logged")
+        await until(lambda: good.name in seen, "the file after the FIFO is imported")
+        await until(lambda: "pipe.txt" in caplog.text, "the FIFO is logged")
     finally:
         stop.set()
         await asyncio.wait_for(watcher, timeout=10)
@@ -196,17 +187,15 @@ async def test_a_file_still_growing_does_not_hold_up_the_others(tmp_path: Path) 
     )
     writer = asyncio.create_task(slow_writer())
     try:
-        await _until(lambda: growing.exists(), "the slow writer started")
+        await until(lambda: growing.exists(), "the slow writer started")
         for path in files:
             (tmp_path / path.name).write_bytes(path.read_bytes())
-        await _until(
-            lambda: all(p.name in seen for p in files), "complete files imported meanwhile"
-        )
+        await until(lambda: all(p.name in seen for p in files), "complete files imported meanwhile")
         assert not writer.done()  # …while the slow file is still being written
         assert growing.name not in seen
         writing = False
         await writer
-        await _until(lambda: growing.name in seen, "the slow file imported once complete")
+        await until(lambda: growing.name in seen, "the slow file imported once complete")
     finally:
         writing = False
         stop.set()
@@ -368,10 +357,10 @@ async def test_files_written_during_the_start_up_import_are_imported_once(
     )
     task = asyncio.create_task(watcher.run(stop))
     try:
-        await _until(lambda: late.name in handed, "the round written during the import")
+        await until(lambda: late.name in handed, "the round written during the import")
         (tmp_path / later.name).write_bytes(later.read_bytes())
-        await _until(lambda: later.name in handed, "a round written afterwards")
-        await _until(lambda: watcher.idle, "nothing left to settle")
+        await until(lambda: later.name in handed, "a round written afterwards")
+        await until(lambda: watcher.idle, "nothing left to settle")
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
@@ -402,9 +391,7 @@ async def test_a_truncated_file_is_rejected_by_the_import_and_the_next_one_impor
         await _until_watching_with(tmp_path, reports)
         truncated.write_bytes(data[: data.index(b"\n") + 40])  # the header and a broken line
         (tmp_path / whole.name).write_bytes(data)
-        await _until(
-            lambda: sum(r.imported for r in reports) >= 1, "the complete round is imported"
-        )
+        await until(lambda: sum(r.imported for r in reports) >= 1, "the complete round is imported")
     finally:
         stop.set()
         await asyncio.wait_for(watcher, timeout=10)
@@ -452,10 +439,10 @@ async def test_a_writer_that_pauses_longer_than_the_settle_time_gets_its_round_w
     try:
         await _until_watching_with(tmp_path, reports)
         target.write_bytes(half)  # …and the writer pauses
-        await _until(lambda: sum(r.imported for r in reports) == 1, "the half round imported")
+        await until(lambda: sum(r.imported for r in reports) == 1, "the half round imported")
         with target.open("ab") as fh:  # the writer goes on
             fh.write(data[len(half) :])
-        await _until(lambda: sum(r.replaced for r in reports) == 1, "the whole round replaces it")
+        await until(lambda: sum(r.replaced for r in reports) == 1, "the whole round replaces it")
     finally:
         stop.set()
         await asyncio.wait_for(watcher, timeout=10)

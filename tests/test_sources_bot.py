@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from commands.conftest import FakeRenderer, make_settings
-from conftest import corpus_files, evening
+from conftest import corpus_files, evening, until
 from discordkit import FakeDiscord
 from etbot.bot import EtBot
 from etbot.db import Db, open_database
 from etbot.ingest import ImportReport
 from etbot.models import Round
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    """Wait for a condition; the limit only turns a hang into a failure."""
-    for _ in range(400):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def test_a_round_written_during_the_start_up_import_is_imported(tmp_path: Path) -> None:
@@ -54,7 +45,7 @@ async def test_a_round_written_during_the_start_up_import_is_imported(tmp_path: 
         bot.ingest_paths = spy  # type: ignore[method-assign]
         await bot.login("fake-bot-token")
         try:
-            await _until(lambda: len(calls) >= 2, "the late round is imported")
+            await until(lambda: len(calls) >= 2, "the late round is imported")
         finally:
             await bot.close()
     assert calls == [[folder], [folder / late.name]]  # nothing imported twice

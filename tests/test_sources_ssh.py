@@ -22,7 +22,7 @@ import pytest
 from peewee import Database
 
 from commands.conftest import FakeRenderer, make_settings
-from conftest import corpus_files, evening
+from conftest import corpus_files, evening, until
 from discordkit import FakeDiscord
 from etbot import cli
 from etbot.bot import EtBot
@@ -365,10 +365,12 @@ async def test_run_fetches_new_rounds_as_they_end(db: Database, ssh_server: SshS
     poller = SftpPoller(ssh_server.config(poll_seconds=0.05), on_files)
     task = asyncio.create_task(poller.run())
     try:
-        await _until(lambda: sum(r.imported for r in reports) == 1, "the first round")
+        await until(lambda: sum(r.imported for r in reports) == 1, "the first round", timeout=WAIT)
         ssh_server.put(second)
         ssh_server.put(third)
-        await _until(lambda: sum(r.imported for r in reports) == 3, "the rounds after it")
+        await until(
+            lambda: sum(r.imported for r in reports) == 3, "the rounds after it", timeout=WAIT
+        )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -377,13 +379,8 @@ async def test_run_fetches_new_rounds_as_they_end(db: Database, ssh_server: SshS
     assert r2.round1.file_name == first.name  # paired
 
 
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    """Wait for a condition; the limit only turns a hang into a failure."""
-    for _ in range(1200):  # 60 s: a bound for a loaded machine, not a speed requirement
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
+#: 60 s: a bound for a loaded machine, not a speed requirement.
+WAIT = 60.0
 
 
 # --------------------------------------------------------------------------- settings, bot
@@ -452,10 +449,12 @@ async def test_the_bot_runs_the_ssh_source_when_configured(
         bot = EtBot(settings, Db(database), renderer=FakeRenderer())  # type: ignore[arg-type]
         await bot.login("fake-bot-token")
         try:
-            await _until(lambda: Round.select().count() == 2, "both rounds imported")
+            await until(lambda: Round.select().count() == 2, "both rounds imported", timeout=WAIT)
             # The source records what it fetched right after the import commits (a stop in
             # between only means fetching them again, and the import skips duplicates).
-            await _until(lambda: FetchedFile.select().count() == 2, "both files remembered")
+            await until(
+                lambda: FetchedFile.select().count() == 2, "both files remembered", timeout=WAIT
+            )
         finally:
             await bot.close()
     assert Round.select().count() == 2

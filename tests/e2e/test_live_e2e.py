@@ -11,9 +11,7 @@ nothing. Runs on SQLite and PostgreSQL (the ``db`` fixture).
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 from peewee import Database
 
 from conftest import corpus_files, until_watching
+from conftest import until as until_within
 from discordkit import (
     CHANNEL_ID,
     CHANNEL_MESSAGE,
@@ -69,17 +68,12 @@ def ended(path: Path) -> datetime:
     return datetime.strptime(path.name[:17], "%Y-%m-%d-%H%M%S")
 
 
-async def until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """Wait for a condition; the limit only turns a hang into a failure."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.05)
+#: :func:`conftest.until` with this module's bound.
+until = partial(until_within, timeout=TIMEOUT)
 
 
 def unsent() -> int:
+    """Automatic posts queued and not yet sent (or given up)."""
     return (
         Announcement.select()
         .where(Announcement.status.in_(["pending", "claimed", "sending"]))

@@ -17,7 +17,6 @@ processes draining one outbox (tests/test_announce.py).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -27,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from peewee import Database, PostgresqlDatabase
+from test_live_e2e import unsent, until
 
 from conftest import PG_URL, PROBE_PREFIX, corpus_files, until_watching
 from discordkit import CHANNEL_ID, CHANNEL_MESSAGE, GUILD_ID, OWNER_ID, FakeDiscord
@@ -38,24 +38,6 @@ TIMEOUT = 60.0
 #: Files of the last evening written into both folders one by one (two whole maps);
 #: the rest of the evening follows all at once.
 ONE_BY_ONE = 4
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """Wait for a condition; the limit only turns a hang into a failure."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.05)
-
-
-def unsent() -> int:
-    return (
-        Announcement.select()
-        .where(Announcement.status.in_(["pending", "claimed", "sending"]))
-        .count()
-    )
 
 
 def drop(bots: list[BotProcess], paths: list[Path]) -> None:
