@@ -277,15 +277,6 @@ def _last_map(files: Sequence[Path]) -> tuple[Path, Path]:
     return best[1], best[2]
 
 
-def _time_order(path: Path) -> tuple[datetime, str, str]:
-    """Sort key: when the round ended (from the file name), then the path."""
-    try:
-        ended = parse_file_name(path.name)[0]
-    except ValueError:
-        ended = datetime.min
-    return ended, path.name, str(path)
-
-
 def _lineups(round1: Path) -> tuple[list[str], list[str], str, datetime]:
     """Axis and allies GUIDs (humans), the map and the end time of a round 1 file."""
     parsed = parse_round(round1.read_bytes(), round1.name)
@@ -356,10 +347,9 @@ def _fill_and_answer(
 ) -> None:
     """Steps 2-5 of the module docstring, on the open demo database."""
     out, zone = options.out, settings.tz
-    # In time order across the servers' folders, as the files arrived: a map older than
-    # maps already rated makes the ratings replay everything after it, so importing one
-    # server's folder after another's would replay the whole history batch after batch.
-    files = sorted(iter_stats_files([out / STATS_DIR]), key=_time_order)
+    # In time order across the servers' folders, as the files arrived (iter_stats_files
+    # orders a folder's files by their names, which start with the time the round ended).
+    files = list(iter_stats_files([out / STATS_DIR]))
     held_round1, held_round2 = _last_map(files)
     first = [f for f in files if f not in (held_round1, held_round2)]
     t = time.perf_counter()
