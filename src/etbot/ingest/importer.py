@@ -38,7 +38,8 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
-from etbot.db import as_datetime, is_locked_error, lock_writers, retry_locked
+from etbot.db import as_datetime, is_locked_error, is_postgres, lock_writers, retry_locked
+from etbot.ingest.deferred import DeferredBatch
 from etbot.ingest.differential import ROUND1_FIELDS, VALUE_FIELDS, Round1Player, derive_values
 from etbot.ingest.growth import grew_from
 from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
@@ -60,7 +61,7 @@ from etbot.ingest.prepare import (
 from etbot.ingest.prepare import sha256 as sha256
 from etbot.ingest.results import FileResult, ImportReport
 from etbot.ingest.sessions import SessionRow, plan_session, touch_window
-from etbot.ingest.statements import Insert, Statements, execute, fetch_id
+from etbot.ingest.statements import Insert, Statements, copy_rows, execute, fetch_id
 from etbot.models import (
     GamingSession,
     MapResult,
@@ -215,6 +216,8 @@ class Importer:
         self._pending_rows: dict[int, tuple[list[Any], list[Any]]] = {}
         #: Fast mode (a batch without savepoints): the SHA-256s stored, players written.
         self._batch_known: set[str] | None = None
+        #: Fast mode: the batch's new sources, rounds, sessions and map results.
+        self._deferred: DeferredBatch | None = None
 
     @property
     def _sql(self) -> Statements:
@@ -341,8 +344,13 @@ class Importer:
                 # Fast mode: players and aliases of the whole batch at once, duplicates
                 # found with one query (the per-file path does both file by file).
                 self._batch_known = None if isolate else self._upsert_batch_players(files)
+                if self._batch_known is not None:
+                    self._deferred = DeferredBatch(
+                        self._sql, files, self._server_id, self._batch_known
+                    )
                 for prepared in files:
                     results.append(self._import_one(prepared, careful=careful, isolate=isolate))
+                self._flush_deferred()
                 self._flush_rows()
                 self._recount_sessions()
                 # Derived tables follow the rows in the same transaction.
@@ -361,6 +369,8 @@ class Importer:
         except BaseException:
             self._forget()  # ids cached inside the rolled-back transaction are gone
             raise
+        finally:
+            self._deferred = None
         return results
 
     def _import_one(
@@ -442,7 +452,11 @@ class Importer:
             "content": content,
             "imported_at": datetime.now(),
         }
-        source_id = fetch_id(sql.insert_source.sql(), sql.insert_source.values(source))
+        deferred = self._deferred
+        if deferred is None:
+            source_id = fetch_id(sql.insert_source.sql(), sql.insert_source.values(source))
+        else:
+            source_id = deferred.add_source(source)
         humans = parsed.humans
         round_row = {
             "source": source_id,
@@ -464,7 +478,10 @@ class Importer:
             "player_count": len(humans),
             "bot_count": parsed.bot_count,
         }
-        round_id = fetch_id(sql.insert_round.sql(), sql.insert_round.values(round_row))
+        if deferred is None:
+            round_id = fetch_id(sql.insert_round.sql(), sql.insert_round.values(round_row))
+        else:
+            round_id = deferred.add_round(round_row, parsed)
         if self._batch_known is None:
             player_ids = self._upsert_players(humans, db_time(parsed.ended_at))
         else:  # written for the whole batch already (_upsert_batch_players)
@@ -677,6 +694,17 @@ class Importer:
         _insert_flat(self._sql.insert_player_round, rows)
         _insert_flat(self._sql.insert_weapon_round, weapon_rows)
 
+    def _flush_deferred(self) -> None:
+        """Write the sources, rounds, sessions and map results fast mode held back."""
+        if self._deferred is None:
+            return
+        try:
+            self._deferred.flush()
+        except Exception as exc:
+            if is_locked_error(exc):
+                raise
+            raise _FileFailure(f"writing the batch's rounds: {type(exc).__name__}: {exc}") from exc
+
     def _flush_rows(self) -> None:
         """Write the rows fast mode kept back (:meth:`_write_rows`)."""
         pending = self._pending_rows
@@ -709,7 +737,9 @@ class Importer:
         if not plan:
             return {}
         stored = [r.round2.id for r in plan if r.round2.id not in parsed_by_id]
-        if stored:
+        if stored and self._deferred is not None:
+            self._deferred.unpair(stored)
+        elif stored:
             # Clear first so the unique round1 column never sees a transient duplicate.
             Round.update(round1=None).where(Round.id.in_(stored)).execute()
             MapResult.delete().where(MapResult.round2.in_(stored)).execute()
@@ -732,8 +762,15 @@ class Importer:
         sql = self._sql
         r2_id = round2.id
         r1_id = None if round1 is None else round1.id
-        execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
-        if parsed is None:
+        deferred = self._deferred
+        if deferred is None:
+            execute(sql.set_round1, (r1_id, r1_id is None, r2_id))
+        else:
+            deferred.pair(r2_id, r1_id)
+        if parsed is None and deferred is not None and r2_id in deferred.rounds:
+            parsed = deferred.parsed[r2_id]  # a round 2 written earlier in this batch
+            self._pending_rows.pop(r2_id, None)
+        elif parsed is None:
             parsed = _reparse(r2_id)
             self._pending_rows.pop(r2_id, None)  # a round 2 written earlier in this batch
             PlayerRound.delete().where(PlayerRound.round == r2_id).execute()
@@ -753,11 +790,19 @@ class Importer:
                 "round1_time_s": round1.round_time_s,
                 "round2_time_s": parsed.round_time_s,
             }
-            execute(sql.insert_map_result.sql(), sql.insert_map_result.values(result))
+            if deferred is None:
+                execute(sql.insert_map_result.sql(), sql.insert_map_result.values(result))
+            else:
+                deferred.add_map_result(result)
 
     def _cluster(self, server_id: int, mapname: str, around: datetime) -> list[ClusterRound]:
         """The rounds of one map and server chained to ``around`` (see ``cluster_around``)."""
         sql = self._sql
+        deferred = self._deferred
+        if deferred is not None:
+            return cluster_around(
+                around, lambda lo, hi: deferred.cluster(server_id, mapname, lo, hi)
+            )
 
         def fetch(lo: datetime, hi: datetime) -> list[ClusterRound]:
             cursor = execute(sql.cluster, (server_id, mapname, lo, hi))
@@ -846,6 +891,15 @@ class Importer:
     def _session_for(self, server_id: int, ended_at: datetime) -> int:
         """The gaming session a round ending at ``ended_at`` belongs to (merging if it bridges)."""
         sql = self._sql
+        deferred = self._deferred
+        if deferred is not None:
+            plan = plan_session(ended_at, deferred.sessions_touching(server_id, ended_at))
+            if plan.keep is None:
+                session_id = deferred.new_session(server_id, plan)
+            else:
+                session_id = deferred.keep_session(server_id, plan)
+            self._sessions_touched.add(session_id)
+            return session_id
         latest_start, earliest_end = touch_window(ended_at)
         cursor = execute(sql.sessions, (server_id, latest_start, earliest_end))
         touching = [
@@ -905,7 +959,11 @@ _ROWS_PER_INSERT = 400
 
 
 def _insert_flat(insert: Insert, params: list[Any]) -> None:
-    """INSERT the rows of a flat parameter list (``insert.fields`` values per row)."""
+    """INSERT the rows of a flat parameter list (``insert.fields`` values per row); COPY
+    them on PostgreSQL."""
+    if is_postgres():
+        copy_rows(insert, params)
+        return
     width = len(insert.fields)
     step = _ROWS_PER_INSERT * width
     for i in range(0, len(params), step):

@@ -16,6 +16,7 @@ Everything else the importer does (deletes, merges) uses peewee queries.
 
 from __future__ import annotations
 
+import io
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -115,6 +116,8 @@ class Insert:
         tail: str = "",
     ) -> None:
         self.head = f"INSERT INTO {table(model)} ({columns(model, fields)}) VALUES "  # noqa: S608 names from the models, values are parameters
+        #: The same rows by PostgreSQL's COPY (text format, :func:`copy_rows`).
+        self.copy = f"COPY {table(model)} ({columns(model, fields)}) FROM STDIN"
         missing = set(stored_fields(model)) - set(fields) - set(leave_out)
         if missing:
             raise LookupError(
@@ -235,6 +238,12 @@ class Statements:
             leave_out=["round1"],  # pairing sets it (set_round1), after the rows are written
             tail=returning(Round),
         )
+        # Fast mode (etbot.ingest.deferred) gives new rows their ids before writing them.
+        self.insert_source_with_id = Insert(SourceFile, ["id", *stored_fields(SourceFile)], param=p)
+        self.insert_round_with_id = Insert(Round, ["id", *stored_fields(Round)], param=p)
+        self.insert_session_with_id = Insert(
+            GamingSession, ["id", *stored_fields(GamingSession)], param=p
+        )
         self.insert_player_round = Insert(PlayerRound, PLAYER_ROUND_FIELDS, param=p)
         self.insert_weapon_round = Insert(WeaponRound, WEAPON_ROUND_FIELDS, param=p)
         self.insert_map_result = Insert(MapResult, stored_fields(MapResult), param=p)
@@ -334,6 +343,38 @@ class Statements:
 def execute(sql: str, params: Sequence[Any] = ()) -> Any:
     """Run one statement on the bound database; returns the cursor."""
     return database_proxy.execute_sql(sql, params)
+
+
+def copy_rows(insert: Insert, params: Sequence[Any]) -> None:
+    """Write the rows of a flat parameter list (``insert.fields`` values per row) with
+    PostgreSQL's ``COPY … FROM STDIN``: one round trip and no SQL to parse for any number
+    of rows (a 400-row INSERT cost the server more to parse than to store, measured)."""
+    width = len(insert.fields)
+    lines = [
+        "\t".join([_copy_value(v) for v in params[i : i + width]])
+        for i in range(0, len(params), width)
+    ]
+    if not lines:
+        return
+    text = io.StringIO("\n".join(lines) + "\n")
+    database_proxy.cursor().copy_expert(insert.copy, text)
+
+
+#: Characters COPY's text format gives a meaning to, and how they are written.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
 
 
 def fetch_id(sql: str, params: Sequence[Any]) -> int:
