@@ -82,6 +82,8 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 #: per-day aggregates, ratings, milestones — over more files) and of a live import.
 BULK_BATCH = 1000
 LIVE_BATCH = 200
+#: Files in the first batch of an import (see :meth:`Importer.import_paths`).
+FIRST_BATCH = 100
 
 
 def db_time(value: datetime) -> str:
@@ -301,6 +303,11 @@ class Importer:
         files = list(iter_stats_files(paths, report.skipped))
         if batch_size is None:
             batch_size = LIVE_BATCH if self.live else BULK_BATCH
+            # A small first batch: writing starts as soon as the workers have prepared
+            # it, not after a whole batch (the importer waited 0.45 s of a 4 s import).
+            limit = min(batch_size, FIRST_BATCH)
+        else:
+            limit = batch_size
         batch: list[Prepared] = []
         for item in prepare_paths(files, workers=0 if self.live else workers):
             if isinstance(item, FileResult):  # could not be read
@@ -309,9 +316,10 @@ class Importer:
                     progress(item)
                 continue
             batch.append(item)
-            if len(batch) >= batch_size:
+            if len(batch) >= limit:
                 self._import_prepared(batch, report, progress)
                 batch = []
+                limit = batch_size
         if batch:
             self._import_prepared(batch, report, progress)
         return report

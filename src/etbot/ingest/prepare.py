@@ -27,7 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from etbot.ingest.differential import VALUE_FIELDS, WeaponCounts, derive_player
 from etbot.ingest.results import FileResult
@@ -174,8 +174,41 @@ def read_and_prepare(path: str) -> Prepared | FileResult:
     return prepare(p.name, data)
 
 
-def _prepare_chunk(paths: Sequence[str]) -> list[Prepared | FileResult]:
-    return [read_and_prepare(path) for path in paths]
+#: What a worker sends back per file (see :func:`_plain`).
+Sent = Prepared | FileResult | tuple[Any, ...]
+
+
+def _prepare_chunk(paths: Sequence[str]) -> list[Sent]:
+    """A worker's chunk, a prepared round as plain tuples (:func:`_plain`)."""
+    return [_plain(read_and_prepare(path)) for path in paths]
+
+
+def _plain(item: Prepared | FileResult) -> Sent:
+    """A prepared round as plain nested tuples: unpickling named tuples calls their
+    Python constructor for every player, which cost the importer twice as much (measured:
+    0.29 s vs 0.15 s for 5,140 files)."""
+    if isinstance(item, Prepared) and isinstance(item.parsed, PreparedRound):
+        parsed = item.parsed
+        return (
+            *item[:3],
+            (*parsed[:12], tuple([tuple(h) for h in parsed.humans]), parsed.bot_count),
+        )
+    return item
+
+
+_new = tuple.__new__
+
+
+def _named(item: Sent) -> Prepared | FileResult:
+    """:func:`_plain` undone (``tuple.__new__``: no Python code per player)."""
+    if isinstance(item, Prepared | FileResult):
+        return item
+    file_name, digest, content, parsed = item
+    humans = tuple([_new(Human, h) for h in parsed[12]])
+    return _new(
+        Prepared,
+        (file_name, digest, content, _new(PreparedRound, (*parsed[:12], humans, parsed[13]))),
+    )
 
 
 def default_workers() -> int:
@@ -217,13 +250,13 @@ def prepare_paths(
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
 
-        def submit(chunk: list[str]) -> Future[list[Prepared | FileResult]] | None:
+        def submit(chunk: list[str]) -> Future[list[Sent]] | None:
             try:
                 return pool.submit(_prepare_chunk, chunk)
             except BrokenProcessPool:  # a worker died before: prepare it here
                 return None
 
-        pending: deque[tuple[list[str], Future[list[Prepared | FileResult]] | None]] = deque()
+        pending: deque[tuple[list[str], Future[list[Sent]] | None]] = deque()
         queue = iter(chunks)
         for chunk in _take(queue, ahead):
             pending.append((chunk, submit(chunk)))
@@ -231,7 +264,7 @@ def prepare_paths(
             chunk, future = pending.popleft()
             for more in _take(queue, 1):
                 pending.append((more, submit(more)))
-            results = None
+            results: list[Sent] | None = None
             if future is not None:
                 try:
                     results = future.result()
@@ -239,7 +272,8 @@ def prepare_paths(
                     log.warning("a file preparation worker failed; preparing its files here")
             if results is None:
                 results = _prepare_chunk(chunk)
-            yield from results
+            for item in results:
+                yield _named(item)
 
 
 def _take(items: Iterator[list[str]], n: int) -> Iterable[list[str]]:
