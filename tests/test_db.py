@@ -205,3 +205,23 @@ def test_two_processes_migrate_a_new_database_one_after_the_other(tmp_path: Path
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outs]
     assert [out.strip() for out, _ in outs] == [b"0"] * 4
+
+
+def test_opening_a_new_database_waits_for_a_writer_instead_of_failing(tmp_path: Path) -> None:
+    """Two processes started together on a new database: the second switched it to WAL
+    while the first held its write lock, and SQLite refused at once ("database is locked",
+    no busy timeout: it would deadlock), so the second process exited at start-up."""
+    path = tmp_path / "new.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")  # a database still in rollback-journal mode
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    release.start()
+    try:
+        db = open_database(f"sqlite:///{path}", migrate_schema=False)
+        assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        db.close()
+    finally:
+        release.join()
+        writer.close()

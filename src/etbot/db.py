@@ -145,8 +145,20 @@ def open_database(url: str, *, migrate_schema: bool = True) -> Database:
     """
     db = connect(url)
     database_proxy.initialize(db)
+
+    def connect_once() -> None:
+        try:
+            db.connect(reuse_if_open=True)
+        except Exception:
+            if not db.is_closed():
+                db.close()  # a connection whose pragmas failed: open a new one next time
+            raise
+
     try:
-        db.connect(reuse_if_open=True)
+        # Switching a new SQLite database to WAL while another process (starting at the
+        # same time) holds its write lock fails at once, without a busy timeout: wait and
+        # try again, as for any transaction that finds the database locked.
+        retry_locked(connect_once)
     except Exception as exc:  # noqa: BLE001 any driver error: unreachable, refused, unwritable
         reason = one_line(redact(str(exc), url)) or type(exc).__name__
         raise DatabaseOpenError(f"cannot open the database {redact_url(url)!r}: {reason}") from None
