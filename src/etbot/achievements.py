@@ -272,32 +272,36 @@ def check_players(
     by_player: dict[int, list[Reached]] = defaultdict(list)
     for item in found:
         by_player[item.player_id].append(item)
-    kept: list[Reached] = []
+    rows = []
     for player_id, items in by_player.items():
         days = reached_days(player_id, [(i.stat, i.threshold) for i in items])
-        for item in items:
-            inserted = list(
-                PlayerMilestone.insert(
-                    player=player_id,
-                    stat=item.stat,
-                    threshold=item.threshold,
-                    reached_on=days.get((item.stat, item.threshold), recorded_at.date()),
-                    recorded_at=recorded_at,
-                    announced=item.announced,
-                )
-                .on_conflict_ignore()
-                .returning(PlayerMilestone.id)
-                .execute()
-            )
-            if not inserted:
-                continue  # another process stored it first: its post is its business
-            announce.enqueue(
-                MILESTONE,
-                milestone_key(player_id, item.stat, item.threshold),
-                silent=not item.announced,
-                now=recorded_at,
-            )
-            kept.append(item)
+        rows += [
+            {
+                "player": player_id,
+                "stat": item.stat,
+                "threshold": item.threshold,
+                "reached_on": days.get((item.stat, item.threshold), recorded_at.date()),
+                "recorded_at": recorded_at,
+                "announced": item.announced,
+            }
+            for item in items
+        ]
+    # Stored with a few multi-row statements; a milestone another process stored first
+    # is not returned (its post is that process's business).
+    inserted: set[tuple[int, str, int]] = set()
+    for i in range(0, len(rows), _CHUNK // 8):
+        query = (
+            PlayerMilestone.insert_many(rows[i : i + _CHUNK // 8])
+            .on_conflict_ignore()
+            .returning(PlayerMilestone.player, PlayerMilestone.stat, PlayerMilestone.threshold)
+        )
+        inserted.update((pid, stat, int(n)) for pid, stat, n in query.tuples().execute())
+    kept = [i for i in found if (i.player_id, i.stat, i.threshold) in inserted]
+    announce.enqueue_many(
+        MILESTONE,
+        [(milestone_key(i.player_id, i.stat, i.threshold), not i.announced) for i in kept],
+        now=recorded_at,
+    )
     announced = sum(i.announced for i in kept)
     log.info("milestones: %d reached (%d announced)", len(kept), announced)
     return kept

@@ -27,6 +27,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -79,11 +80,8 @@ def enqueue(
     Call it inside the transaction that stores what the post is about. ``silent`` records
     the post as already dealt with (it will never be sent).
     """
-    if not kind or len(kind) > 32:
-        raise ValueError(f"announcement kind must be 1-32 characters: {kind!r}")
     key = str(key)
-    if not key or len(key) > 64:
-        raise ValueError(f"announcement key must be 1-64 characters: {key!r}")
+    _check_post(kind, key)
     query = (
         Announcement.insert(
             kind=kind,
@@ -96,6 +94,36 @@ def enqueue(
     )
     inserted = list(query.execute())
     return bool(inserted)
+
+
+def enqueue_many(
+    kind: str, posts: Sequence[tuple[str, bool]], *, now: datetime | None = None
+) -> None:
+    """:func:`enqueue` for many ``(key, silent)`` posts of one kind, with a few statements."""
+    if not posts:
+        return
+    created_at = now or utcnow()
+    rows = []
+    for key, silent in posts:
+        _check_post(kind, key)
+        rows.append(
+            {
+                "kind": kind,
+                "key": key,
+                "status": SILENT if silent else PENDING,
+                "created_at": created_at,
+            }
+        )
+    for i in range(0, len(rows), 100):
+        Announcement.insert_many(rows[i : i + 100]).on_conflict_ignore().execute()
+
+
+def _check_post(kind: str, key: str) -> None:
+    """The outbox's limits on a post's kind and key (ValueError when outside them)."""
+    if not kind or len(kind) > 32:
+        raise ValueError(f"announcement kind must be 1-32 characters: {kind!r}")
+    if not key or len(key) > 64:
+        raise ValueError(f"announcement key must be 1-64 characters: {key!r}")
 
 
 def exists(kind: str, key: str | int) -> bool:
