@@ -250,3 +250,25 @@ def test_reminders_follow_the_outbox_rules(db: Database) -> None:
     assert announce.enqueue(availability.REMINDER_KIND, key)
     assert availability.queue_due_reminders(datetime(2025, 3, 4, 20, 40)) == 0
     assert Announcement.select().count() == 1
+
+
+def test_the_presence_shows_the_start_a_poll_agreed_on(db: Database, tmp_path: Path) -> None:
+    """The presence says what /sessions says: an agreed poll start before the forecast's."""
+    from etbot.matchnight import presence_state
+
+    write_rounds(tmp_path / "h", "Alpha", weekly(datetime(2025, 1, 6), {1, 3}, 20, 30, 8), 3)
+    import_folder(tmp_path / "h")
+    now = NOON.replace(tzinfo=BERLIN)
+    assert presence_state(now, "Europe/Berlin").next_start == (
+        availability.next_session(NOON, BERLIN).start
+    )
+    poll = create_poll(
+        guild_id=GUILD, channel_id=CHANNEL, created_by=ALICE, now=NOON, days=3, start_time=time(18)
+    )
+    tue = poll.days[0].day
+    for member in (ALICE, BOB):
+        vote(poll.id, tue, member, "yes", now=NOON)
+
+    state = presence_state(now, "Europe/Berlin")
+    assert state.kind == "next"
+    assert state.next_start == datetime(2025, 3, 4, 18, 0, tzinfo=BERLIN).astimezone(UTC)

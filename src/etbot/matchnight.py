@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from etbot import announce, forecast
+from etbot import announce, availability
 from etbot.db import as_datetime
 from etbot.models import MapResult, Player, PlayerRound, Round, Server
 from etbot.statdefs import objectives_expr, revives_expr
@@ -501,7 +501,11 @@ def presence_state(now: datetime, tz: str) -> PresenceState:
                 next_round = 2 if last.round_no == 1 else 1
                 return PresenceState("live", last.map, next_round, match, maps_played, rounds)
             return PresenceState("after", last.map, None, match, maps_played, rounds)
-    start = forecast.next_session(now, zone)
+    # What /sessions says: a start a poll agreed on, else the forecast (asked as of the
+    # minute: cached until the next import, while the loop asks every minute).
+    aware = now if now.tzinfo else now.replace(tzinfo=zone)
+    predicted = availability.predicted_start(aware.replace(second=0, microsecond=0), tz)
+    start = availability.next_session(now, zone, predicted=predicted).start
     if start is not None:
         return PresenceState("next", next_start=start)
     return PresenceState("idle")
