@@ -140,11 +140,12 @@ def round2_only(
     hits = shots = kills = deaths = headshots = 0
     for weapon, (h, s, k, d, hs) in r2_weapons.items():
         bh, bs, bk, bd, bhs = r1_weapons.get(weapon, _NO_WEAPON)
-        dh = max(h - bh, 0)
-        ds = max(s - bs, 0)
-        dk = max(k - bk, 0)
-        dd = max(d - bd, 0)
-        dhs = max(hs - bhs, 0)
+        # Floored at 0 (written out: max() was a tenth of an import's differential).
+        dh = h - bh if h > bh else 0
+        ds = s - bs if s > bs else 0
+        dk = k - bk if k > bk else 0
+        dd = d - bd if d > bd else 0
+        dhs = hs - bhs if hs > bhs else 0
         weapons[weapon] = (dh, ds, dk, dd, dhs)
         hits += dh
         shots += ds
