@@ -347,6 +347,15 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
+def pg_db(tmp_path: Path) -> Iterator[Database]:
+    """An empty, migrated PostgreSQL database, for what only PostgreSQL has (COPY, planner
+    settings); skipped where PostgreSQL is not configured, a failure in CI."""
+    database = make_database("postgres", tmp_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     database = make_database("sqlite", tmp_path)
     yield database

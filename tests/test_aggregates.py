@@ -6,7 +6,6 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-import pytest
 from peewee import Database, Table
 
 from conftest import corpus_files
@@ -277,25 +276,21 @@ def test_two_servers_get_rows_of_their_own(db: Database) -> None:
     } == dict(weapons)
 
 
-def test_a_refresh_gives_back_the_planner_settings_it_changed(db: Database) -> None:
+def test_a_refresh_gives_back_the_planner_settings_it_changed(pg_db: Database) -> None:
     """On PostgreSQL a refresh plans its statements its own way (see aggregates); what runs
     after it in the same import transaction (the rating and milestone hooks) must plan
     with the settings it had."""
-    from etbot.db import is_postgres
-
-    if not is_postgres():
-        pytest.skip("planner settings are PostgreSQL's")
     Importer().import_many([(p.name, p.read_bytes()) for p in corpus_files()[:20]])
     keys = aggregates.keys_for_rounds([r.id for r in Round.select(Round.id)])
 
     def settings() -> list[str]:
         return [
-            db.execute_sql("SELECT current_setting(%s)", (name,)).fetchone()[0]
+            pg_db.execute_sql("SELECT current_setting(%s)", (name,)).fetchone()[0]
             for name in ("enable_mergejoin", "enable_hashjoin", "jit")
         ]
 
-    with db.atomic():
-        db.execute_sql("SET LOCAL jit = off")  # as the importer's batch does
+    with pg_db.atomic():
+        pg_db.execute_sql("SET LOCAL jit = off")  # as the importer's batch does
         expected = settings()
         assert aggregates.refresh(keys) == len(keys) > 0
         assert settings() == expected == ["on", "on", "off"]
