@@ -15,11 +15,12 @@ the statements of :mod:`~etbot.ingest.statements`.
 * Unpaired round 2s are orphans: stored as written, flagged, left out of aggregates.
 
 Atomicity: an import batch is one transaction, so a crash leaves no half file. It is
-first written in one go (fast mode: no savepoint per file, players and rows of the whole
-batch written together); if any file fails there, the batch is rolled back and written
-again with each file inside its own savepoint, so a bad file rolls back completely while
-the rest of the batch goes on. Bulk imports read and parse their files in worker
-processes (:mod:`~etbot.ingest.prepare`). Batches of several processes run one at a time
+first written in one go (fast mode: no savepoint per file; the players, rounds and rows
+of the whole batch written together at its end, :mod:`~etbot.ingest.deferred`); if any
+file fails there, the batch is rolled back and written again with each file inside its
+own savepoint, so a bad file rolls back completely while the rest of the batch goes on.
+Bulk imports read and parse their files in worker processes
+(:mod:`~etbot.ingest.prepare`). Batches of several processes run one at a time
 (:func:`etbot.db.lock_writers`, SQLite's IMMEDIATE transactions). Everything here is
 synchronous peewee code; the bot runs it off the event loop.
 """
