@@ -267,3 +267,40 @@ def pair_delta(pair: Pair) -> timedelta:
 def renamed(path: Path, at: datetime) -> str:
     """The file's name with another end time (``YYYY-MM-DD-HHMMSS-<map>-round-N.txt``)."""
     return at.strftime("%Y-%m-%d-%H%M%S") + path.name[17:]
+
+
+async def test_a_bet_placed_before_the_pool_message_is_known_shows_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bet can land between the pool message's creation and the moment the bot stores
+    its id (a fast click, a loaded machine): its refresh finds no message to edit, so the
+    bot must show it once the id is stored (CI timed out waiting for that edit once)."""
+    _pair, side_a, side_b = pick_pair()
+    url = f"sqlite:///{tmp_path / 'etbot.db'}"
+    open_database(url)
+    Importer().import_paths(corpus_files())
+    database = open_database(url)
+    real = betting.set_pool_message
+    rules = betting.Rules()
+
+    def bet_first(pool_id: int, channel_id: int, message_id: int) -> None:
+        betting.place_bet(pool_id, GUILD_ID, ALICE.id, 1, 30, "bet:racing", rules)
+        real(pool_id, channel_id, message_id)
+
+    monkeypatch.setattr(betting, "set_pool_message", bet_first)
+    async with FakeDiscord(token=TOKEN) as server:
+        bot = EtBot(settings_for(url, server, tmp_path), Db(database), guild_ready_timeout=0.05)
+        async with running_bot(bot, server, token=TOKEN, timeout=TIMEOUT):
+            options = [p.option(f"team_a{i}", f"guid:{g}") for i, g in enumerate(side_a, 1)]
+            options += [p.option(f"team_b{i}", f"guid:{g}") for i, g in enumerate(side_b, 1)]
+            payload = await server.dispatch_interaction(
+                server.slash_command("bet", [p.subcommand("open", *options)], admin=True)
+            )
+            opened = await server.wait_for(
+                lambda r: r.token == payload["token"] and r.route == ORIGINAL_EDIT,
+                timeout=TIMEOUT,
+            )
+            message_id = opened.response["id"]
+            await server.wait_for(lambda r: r.route == MESSAGE_EDIT, timeout=TIMEOUT)
+            shown = fields(stored_message(server, message_id)["embeds"][0])
+            assert shown["Bets on Team A"] == "30 points · 1 bettor"

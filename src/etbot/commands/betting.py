@@ -200,6 +200,11 @@ class BettingCog(BaseCog):
         await self.res.run(betting.set_pool_message, pool_id, message.channel.id, message.id)
         await self.res.run(betting.mark_shown, pool_id, view.state)
         self._wake.set()  # the lock loop learns the new lock time
+        # A bet that landed before the message's id was stored found no message to edit
+        # (a fast click on a loaded machine): show it now.
+        now_view = await self.res.run(betting.pool_view, pool_id)
+        if (now_view.sides, now_view.state) != (view.sides, view.state):
+            await self.refresh(pool_id)
 
     @bet.sub_command(name="lock", description="Pool managers: close a pool to new bets")
     async def bet_lock(
