@@ -170,9 +170,16 @@ async def test_concurrent_bets_lock_restart_settle(db: Database) -> None:
         lock_done.append(time.monotonic())
 
     locker = asyncio.create_task(lock_later())
-    for n in range(BETS):
+    n = after_lock = 0
+    # BETS clicks, and more until a few have started after the lock: eight threads betting
+    # can keep the locking one waiting on SQLite's busy handler past the last planned
+    # click (then nothing would test it). A minute at most.
+    deadline = time.monotonic() + 60
+    while (n < BETS or after_lock < 5) and time.monotonic() < deadline:
         a = new_attempt(n)
+        n += 1
         await in_flight.acquire()
+        after_lock += bool(lock_done)
         tasks.append(asyncio.create_task(one(a)))
         if rng.random() < 0.15:  # the same interaction twice, at once
             await in_flight.acquire()
@@ -193,7 +200,7 @@ async def test_concurrent_bets_lock_restart_settle(db: Database) -> None:
     dbx = Db(database, workers=WORKERS)
     accepted = [a for a in attempts if a.outcome == "accepted"]
     retries = [Attempt(a.member, a.side, a.amount, a.key, 0.0) for a in accepted[:20]]
-    retries += [new_attempt(BETS + n) for n in range(20)]
+    retries += [new_attempt(n + k) for k in range(20)]
     retried = await asyncio.gather(*(attempt(dbx, pool, a) for a in retries))
     assert [a.outcome for a in retried[:20]] == ["duplicate"] * 20
     assert {a.outcome for a in retried[20:]} == {"PoolClosed"}
@@ -202,7 +209,7 @@ async def test_concurrent_bets_lock_restart_settle(db: Database) -> None:
 
     # Settle while more (refused) bets arrive; one of two concurrent settles wins.
     winner = rng.choice([1, 2])
-    more = [attempt(dbx, pool, new_attempt(2 * BETS + n)) for n in range(20)]
+    more = [attempt(dbx, pool, new_attempt(n + 20 + k)) for k in range(20)]
     settles = [
         dbx.run(betting.settle_pool, pool, winner),
         dbx.run(betting.settle_pool, pool, 3 - winner),
