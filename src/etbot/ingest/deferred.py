@@ -31,11 +31,18 @@ from typing import Any
 
 from peewee import Model
 
-from etbot.db import as_datetime, is_postgres
+from etbot.db import is_postgres
 from etbot.ingest.pairing import ClusterRound
 from etbot.ingest.prepare import Prepared, PreparedRound
 from etbot.ingest.sessions import SessionPlan, SessionRow, touch_window
-from etbot.ingest.statements import Insert, Statements, execute, table
+from etbot.ingest.statements import (
+    Insert,
+    Statements,
+    execute,
+    fetch_cluster,
+    fetch_sessions_between,
+    table,
+)
 from etbot.models import GamingSession, MapResult, Round, SourceFile
 from etbot.statsfile import ParseError
 
@@ -144,12 +151,12 @@ class DeferredBatch:
         for sid, (lo, hi) in server_span.items():
             latest_start, _ = touch_window(hi)
             _, earliest_end = touch_window(lo)
-            rows = execute(sql.sessions, (sid, latest_start, earliest_end)).fetchall()
-            self._sessions[sid] = {row[0]: _session_row(row) for row in rows}
+            touching = fetch_sessions_between(sql, sid, latest_start, earliest_end)
+            self._sessions[sid] = {row.id: row for row in touching}
         for key, (lo, hi) in map_span.items():
             span = (lo - PREFETCH_MARGIN, hi + PREFETCH_MARGIN)
             rounds = self._map_rounds[key] = {}
-            for row in _fetch_cluster(sql, key, *span):
+            for row in fetch_cluster(sql, *key, *span):
                 rounds[row.id] = row
                 self._round_key[row.id] = key
             self._map_span[key] = span
@@ -251,7 +258,7 @@ class DeferredBatch:
         if span is not None and span[0] <= lo and hi <= span[1]:
             found = [r for r in known.values() if lo <= r.ended_at <= hi]
         else:  # beyond what was read: stored rounds from the database, new ones from here
-            found = _fetch_cluster(self._sql, key, lo, hi)
+            found = fetch_cluster(self._sql, server, mapname, lo, hi)
             found += [
                 r for rid, r in known.items() if rid in self.rounds and lo <= r.ended_at <= hi
             ]
@@ -313,19 +320,6 @@ class DeferredBatch:
 def _widen(spans: dict[Any, tuple[datetime, datetime]], key: Any, at: datetime) -> None:
     lo, hi = spans.get(key, (at, at))
     spans[key] = (min(lo, at), max(hi, at))
-
-
-def _session_row(row: Sequence[Any]) -> SessionRow:
-    sid, started_at, ended_at, count = row
-    return SessionRow(sid, as_datetime(started_at), as_datetime(ended_at), count)
-
-
-def _fetch_cluster(
-    sql: Statements, key: tuple[int, str], lo: datetime, hi: datetime
-) -> list[ClusterRound]:
-    cursor = execute(sql.cluster, (*key, lo, hi))
-    rows = cursor.fetchall()
-    return [ClusterRound(rid, as_datetime(ended_at), *rest) for rid, ended_at, *rest in rows]
 
 
 def _insert(insert: Insert, rows: Sequence[dict[str, Any]]) -> None:

@@ -39,7 +39,7 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
-from etbot.db import as_datetime, is_locked_error, is_postgres, lock_writers, retry_locked
+from etbot.db import is_locked_error, is_postgres, lock_writers, retry_locked
 from etbot.ingest.deferred import DeferredBatch
 from etbot.ingest.differential import ROUND1_FIELDS, VALUE_FIELDS, Round1Player, derive_values
 from etbot.ingest.growth import grew_from
@@ -61,8 +61,16 @@ from etbot.ingest.prepare import (
 )
 from etbot.ingest.prepare import sha256 as sha256
 from etbot.ingest.results import FileResult, ImportReport
-from etbot.ingest.sessions import SessionRow, plan_session, touch_window
-from etbot.ingest.statements import Insert, Statements, copy_rows, execute, fetch_id
+from etbot.ingest.sessions import plan_session
+from etbot.ingest.statements import (
+    Insert,
+    Statements,
+    copy_rows,
+    execute,
+    fetch_cluster,
+    fetch_id,
+    fetch_sessions,
+)
 from etbot.models import (
     GamingSession,
     MapResult,
@@ -215,7 +223,7 @@ class Importer:
         #: Round 1s written by the current batch: what a round 2 needs of them, by id.
         self._round1s: dict[int, dict[int, Round1Player]] = {}
         #: Fast mode: PlayerRound / WeaponRound parameters by round id, written at the end
-        #: of the file loop (:meth:`_flush_rows`).
+        #: of the file loop (:meth:`_flush`).
         self._pending_rows: dict[int, tuple[list[Any], list[Any]]] = {}
         #: Fast mode (a batch without savepoints): the SHA-256s stored, players written.
         self._batch_known: set[str] | None = None
@@ -364,8 +372,7 @@ class Importer:
                     )
                 for prepared in files:
                     results.append(self._import_one(prepared, careful=careful, isolate=isolate))
-                self._flush_deferred()
-                self._flush_rows()
+                self._flush()
                 self._recount_sessions()
                 # Derived tables follow the rows in the same transaction.
                 new = tuple(r.round_id for r in results if r.round_id is not None)
@@ -708,30 +715,22 @@ class Importer:
         _insert_flat(self._sql.insert_player_round, rows)
         _insert_flat(self._sql.insert_weapon_round, weapon_rows)
 
-    def _flush_deferred(self) -> None:
-        """Write the sources, rounds, sessions and map results fast mode held back."""
-        if self._deferred is None:
-            return
-        try:
-            self._deferred.flush()
-        except Exception as exc:
-            if is_locked_error(exc):
-                raise
-            raise _FileFailure(f"writing the batch's rounds: {type(exc).__name__}: {exc}") from exc
-
-    def _flush_rows(self) -> None:
-        """Write the rows fast mode kept back (:meth:`_write_rows`)."""
+    def _flush(self) -> None:
+        """Write what fast mode held back: the sources, rounds, sessions and map results
+        (:mod:`~etbot.ingest.deferred`), then the rows (:meth:`_write_rows`)."""
         pending = self._pending_rows
         self._pending_rows = {}
         rows = [v for player_rows, _ in pending.values() for v in player_rows]
         weapon_rows = [v for _, weapons in pending.values() for v in weapons]
         try:
+            if self._deferred is not None:
+                self._deferred.flush()
             _insert_flat(self._sql.insert_player_round, rows)
             _insert_flat(self._sql.insert_weapon_round, weapon_rows)
         except Exception as exc:
             if is_locked_error(exc):
                 raise
-            raise _FileFailure(f"writing the batch's rows: {type(exc).__name__}: {exc}") from exc
+            raise _FileFailure(f"writing the batch: {type(exc).__name__}: {exc}") from exc
 
     # ---- pairing
 
@@ -811,21 +810,14 @@ class Importer:
 
     def _cluster(self, server_id: int, mapname: str, around: datetime) -> list[ClusterRound]:
         """The rounds of one map and server chained to ``around`` (see ``cluster_around``)."""
-        sql = self._sql
         deferred = self._deferred
         if deferred is not None:
             return cluster_around(
                 around, lambda lo, hi: deferred.cluster(server_id, mapname, lo, hi)
             )
-
-        def fetch(lo: datetime, hi: datetime) -> list[ClusterRound]:
-            cursor = execute(sql.cluster, (server_id, mapname, lo, hi))
-            return [
-                ClusterRound(rid, as_datetime(ended_at), *rest)
-                for rid, ended_at, *rest in cursor.fetchall()
-            ]
-
-        return cluster_around(around, fetch)
+        return cluster_around(
+            around, lambda lo, hi: fetch_cluster(self._sql, server_id, mapname, lo, hi)
+        )
 
     # ---- slow writers: a partial file replaced by its complete version
 
@@ -914,13 +906,7 @@ class Importer:
                 session_id = deferred.keep_session(server_id, plan)
             self._sessions_touched.add(session_id)
             return session_id
-        latest_start, earliest_end = touch_window(ended_at)
-        cursor = execute(sql.sessions, (server_id, latest_start, earliest_end))
-        touching = [
-            SessionRow(sid, as_datetime(started_at), as_datetime(last), count)
-            for sid, started_at, last, count in cursor.fetchall()
-        ]
-        plan = plan_session(ended_at, touching)
+        plan = plan_session(ended_at, fetch_sessions(sql, server_id, ended_at))
         if plan.keep is None:
             session = {
                 "server": server_id,

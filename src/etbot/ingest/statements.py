@@ -19,13 +19,15 @@ from __future__ import annotations
 import io
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from peewee import AutoField, Field, Model
 
+from etbot.db import as_datetime
 from etbot.ingest.differential import ROUND1_FIELDS, VALUE_FIELDS, WEAPON_COUNTERS
 from etbot.ingest.pairing import ClusterRound
-from etbot.ingest.sessions import SessionRow
+from etbot.ingest.sessions import SessionRow, touch_window
 from etbot.models import (
     Alias,
     GamingSession,
@@ -375,6 +377,32 @@ def _copy_value(value: Any) -> str:
     if isinstance(value, str):
         return value.translate(_COPY_ESCAPES)
     return str(value)
+
+
+def fetch_cluster(
+    sql: Statements, server_id: int, mapname: str, lo: datetime, hi: datetime
+) -> list[ClusterRound]:
+    """The stored rounds of one map and server that ended in [lo, hi], in time order."""
+    rows = execute(sql.cluster, (server_id, mapname, lo, hi)).fetchall()
+    return [ClusterRound(rid, as_datetime(ended_at), *rest) for rid, ended_at, *rest in rows]
+
+
+def fetch_sessions(sql: Statements, server_id: int, ended_at: datetime) -> list[SessionRow]:
+    """The stored gaming sessions of a server a round ending at ``ended_at`` touches
+    (:func:`~etbot.ingest.sessions.touch_window`), by start."""
+    return fetch_sessions_between(sql, server_id, *touch_window(ended_at))
+
+
+def fetch_sessions_between(
+    sql: Statements, server_id: int, latest_start: datetime, earliest_end: datetime
+) -> list[SessionRow]:
+    """The stored gaming sessions of a server that start by ``latest_start`` and end at
+    ``earliest_end`` or later, by start."""
+    rows = execute(sql.sessions, (server_id, latest_start, earliest_end)).fetchall()
+    return [
+        SessionRow(sid, as_datetime(started_at), as_datetime(last), count)
+        for sid, started_at, last, count in rows
+    ]
 
 
 def fetch_id(sql: str, params: Sequence[Any]) -> int:
