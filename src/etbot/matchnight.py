@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from etbot import announce, availability
@@ -476,8 +476,14 @@ def _local(now: datetime, zone: ZoneInfo) -> datetime:
     return now.astimezone(zone).replace(tzinfo=None) if now.tzinfo else now
 
 
-def presence_state(now: datetime, tz: str) -> PresenceState:
-    """What the presence should say at ``now`` (aware, or naive server-local)."""
+def presence_state(
+    now: datetime, tz: str, *, predicted: datetime | Literal["fit"] | None = "fit"
+) -> PresenceState:
+    """What the presence should say at ``now`` (aware, or naive server-local).
+
+    ``predicted``: the forecast's next start when the caller has it from the cache
+    (:func:`etbot.availability.predicted_start`, as ``/sessions`` asks it); by default the
+    forecast is fitted here."""
     zone = ZoneInfo(tz)
     local_now = _local(now, zone)
     last: Any = (
@@ -501,10 +507,7 @@ def presence_state(now: datetime, tz: str) -> PresenceState:
                 next_round = 2 if last.round_no == 1 else 1
                 return PresenceState("live", last.map, next_round, match, maps_played, rounds)
             return PresenceState("after", last.map, None, match, maps_played, rounds)
-    # What /sessions says: a start a poll agreed on, else the forecast (asked as of the
-    # minute: cached until the next import, while the loop asks every minute).
-    aware = now if now.tzinfo else now.replace(tzinfo=zone)
-    predicted = availability.predicted_start(aware.replace(second=0, microsecond=0), tz)
+    # What /sessions says: a start a poll agreed on, else the forecast.
     start = availability.next_session(now, zone, predicted=predicted).start
     if start is not None:
         return PresenceState("next", next_start=start)

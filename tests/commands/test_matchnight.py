@@ -317,3 +317,33 @@ async def test_presence_is_sent_only_when_it_changes(
     assert str(first.name).startswith(expected)
     assert second.name == night.presence
     assert str(second.name).startswith("last session:")
+
+
+async def test_the_presence_asks_the_forecast_once_a_minute_from_the_cache(
+    bot: EtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The presence loop asks every minute: between imports the forecast is fitted once
+    per minute (as for /sessions), not at every refresh."""
+    from etbot import forecast
+
+    fitted: list[datetime] = []
+    real = forecast.next_session
+
+    def counting(now: datetime, *args: Any, **kwargs: Any) -> datetime | None:
+        fitted.append(now)
+        return real(now, *args, **kwargs)
+
+    monkeypatch.setattr(forecast, "next_session", counting)
+    monkeypatch.setattr(bot, "change_presence", lambda **kwargs: _done())
+    night = cog(bot)
+    last = Round.select().order_by(Round.ended_at.desc()).first()
+    later = (last.ended_at + timedelta(days=3)).replace(tzinfo=BERLIN, second=5)
+    await night.refresh_presence(later)
+    await night.refresh_presence(later + timedelta(seconds=30))  # the same minute
+    assert len(fitted) == 1
+    await night.refresh_presence(later + timedelta(minutes=1))
+    assert len(fitted) == 2
+
+
+async def _done() -> None:
+    return None

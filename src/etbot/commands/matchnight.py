@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import disnake
 from disnake.ext import commands
 
-from etbot import charts, matchnight
+from etbot import availability, charts, matchnight
 from etbot.commands._base import COLOUR_INFO, COLOUR_OK, BaseCog, Resources, get_resources
 from etbot.commands.formatting import clip, escape
 from etbot.matchnight import MapSummary, Notable, PlayerLine, PresenceState, RoundSummary
@@ -343,7 +343,12 @@ class MatchNightCog(BaseCog):
     async def refresh_presence(self, now: datetime | None = None) -> bool:
         """Compute the presence and send it when it changed; True when sent."""
         tz = self.res.settings.server_timezone
-        state = await self.res.run(matchnight.presence_state, now or self.clock(), tz)
+        now = now or self.clock()
+        # The forecast as of the minute, from the cache until the next import (the loop
+        # asks every minute; fitting it each time cost the /sessions figures, see README).
+        minute = now.replace(second=0, microsecond=0)
+        predicted = await self.res.run(availability.predicted_start, minute, tz)
+        state = await self.res.run(matchnight.presence_state, now, tz, predicted=predicted)
         text = presence_text(state, self.res.settings.tz)
         if text == self.presence:
             return False
