@@ -42,7 +42,7 @@ from peewee import (
     fn,
 )
 
-from etbot.db import is_postgres
+from etbot.db import insert_rows, is_postgres
 from etbot.models import (
     BaseModel,
     MapResult,
@@ -252,22 +252,12 @@ def refresh(keys: Iterable[Key]) -> int:
     with database_proxy.atomic():
         _AggKey.create_table(safe=True, temporary=True)
         _AggKey.delete().execute()
-        # Hand-built multi-row INSERTs: peewee's builder cost more than the statements for
-        # the thousands of keys of an import batch (profiled).
-        p = database_proxy.param
-        head = f'INSERT INTO "{_AggKey._meta.table_name}" (player_id, day, lo, hi) VALUES '  # noqa: S608 a table name from the model, values are parameters
-        for i in range(0, len(unique), _CHUNK // 2):
-            params: list[Any] = []
-            for player_id, day in unique[i : i + _CHUNK // 2]:
-                lo = datetime.combine(day, time())
-                params += (
-                    player_id,
-                    day.isoformat(),
-                    lo.isoformat(" "),
-                    (lo + _DAY).isoformat(" "),
-                )
-            rows = len(params) // 4
-            database_proxy.execute_sql(head + ", ".join([f"({p}, {p}, {p}, {p})"] * rows), params)
+        key_rows = []
+        for player_id, day in unique:
+            lo = datetime.combine(day, time())
+            hi = lo + _DAY
+            key_rows.append((player_id, day.isoformat(), lo.isoformat(" "), hi.isoformat(" ")))
+        insert_rows(_AggKey, ("player_id", "day", "lo", "hi"), key_rows)
         with _keys_drive_the_plan():
             for model in (PlayerDay, PlayerWeaponDay, PlayerMapDay):
                 doomed = _AggKey.select(model.id).join(

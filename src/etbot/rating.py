@@ -58,7 +58,7 @@ from typing import Any
 from peewee import JOIN, fn
 
 from etbot.cache import cached_query
-from etbot.db import as_datetime, lock_writers
+from etbot.db import as_datetime, insert_rows, lock_writers
 from etbot.errors import Typed, UserError
 from etbot.models import (
     MapResult,
@@ -693,8 +693,8 @@ def _replay_stored(start: tuple[datetime, int] | None, params: RatingParams) -> 
             history.append((game, change))
 
     ids = _player_ids(touched_players)
-    _insert(RatingGame, _GAME_COLUMNS, game_rows)
-    _insert(
+    insert_rows(RatingGame, _GAME_COLUMNS, game_rows)
+    insert_rows(
         RatingHistory,
         _HISTORY_COLUMNS,
         [
@@ -720,7 +720,7 @@ def _replay_stored(start: tuple[datetime, int] | None, params: RatingParams) -> 
     if touched_players:
         for id_chunk in _chunks([ids[g] for g in touched_players]):
             PlayerRating.delete().where(PlayerRating.player.in_(list(id_chunk))).execute()
-        _insert(
+        insert_rows(
             PlayerRating,
             ("player_id", "mu", "sigma", "maps", "last_played"),
             [
@@ -731,7 +731,7 @@ def _replay_stored(start: tuple[datetime, int] | None, params: RatingParams) -> 
         )
     if touched_factors:
         RatingFactor.delete().where(RatingFactor.name.in_(sorted(touched_factors))).execute()
-        _insert(
+        insert_rows(
             RatingFactor,
             ("name", "mu", "sigma", "maps"),
             [
@@ -770,22 +770,6 @@ _HISTORY_COLUMNS = (
     "sigma_after",
     "previous_at",
 )
-
-
-def _insert(table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Multi-row INSERT with hand-built parameterised SQL: for the ~20 rows per map a
-    rebuild writes, peewee's query builder costs several times the database work."""
-    if not rows:
-        return
-    p = database_proxy.param
-    head = f'INSERT INTO "{table._meta.table_name}" ({", ".join(columns)}) VALUES '  # noqa: S608 names from the models, values are parameters
-    row = "(" + ", ".join([p] * len(columns)) + ")"
-    per = max(1, 900 // len(columns))  # under SQLite's historical 999-variable limit
-    for i in range(0, len(rows), per):
-        chunk = rows[i : i + per]
-        database_proxy.execute_sql(
-            head + ", ".join([row] * len(chunk)), [v for r in chunk for v in r]
-        )
 
 
 def _player_ids(guids: Iterable[str]) -> dict[str, int]:
