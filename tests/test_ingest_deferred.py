@@ -19,12 +19,12 @@ from peewee import BooleanField, CharField, Database, DateTimeField, DoubleField
 
 import etbot.ingest.deferred as deferred
 from conftest import corpus_files
-from etbot.db import drop_everything, migrate
 from etbot.ingest import Importer
 from etbot.ingest.prepare import prepare
 from etbot.ingest.statements import Insert, copy_rows
 from etbot.models import BaseModel, GamingSession, MapResult, Round, database_proxy
 from etbot.statsfile import ParseError, parse_round
+from test_ingest_bulk import fresh
 from test_ingest_concurrent import assert_same_tables, table_digests
 
 #: The day a milestone was first reached depends on the order files arrive in (noted in
@@ -44,11 +44,6 @@ def import_in_batches(files: list[Path], size: int) -> None:
     importer = Importer()
     for i in range(0, len(files), size):
         importer.import_many([(p.name, p.read_bytes()) for p in files[i : i + size]])
-
-
-def fresh(db: Database) -> None:
-    drop_everything(db)
-    migrate(db)
 
 
 @pytest.mark.parametrize(
