@@ -83,28 +83,44 @@ class PlayerRound2(NamedTuple):
     only_round2: bool
 
 
+#: VALUE_FIELDS read as integers from the TAB fields (absent in an older layout: 0).
+_INT_TAB = (*CUMULATIVE_TAB, *PLAIN_TAB)
+_PLAYED = VALUE_FIELDS.index("time_played_s")
+_DEAD = VALUE_FIELDS.index("time_dead_s")
+
+
+def written_values(p: ParsedPlayer, layout: int) -> tuple[Any, ...]:
+    """A player's values as written in the file, in :data:`VALUE_FIELDS` order."""
+    tab = p.tab
+    return (
+        p.kills,
+        p.deaths,
+        p.hits,
+        p.shots,
+        p.headshots,
+        round(float(tab["time_played_min"] or 0.0) * 60),
+        round(float(tab["time_dead_min"] or 0.0) * 60),
+        float(tab["tank_meatshield"] or 0.0),
+        # Bullets fired is only meaningful in the current layout (FORMAT.md).
+        tab["bullets_fired"] if layout == 38 else None,
+        *[int(tab[name] or 0) for name in _INT_TAB],
+        *[tab[name] for name in OPTIONAL_TAB],
+    )
+
+
+def stored_values(p: ParsedPlayer, layout: int) -> tuple[Any, ...]:
+    """What is stored for a player of a round 1 or an orphan round 2 (what
+    :func:`derive_player` gives without a pairing), in :data:`VALUE_FIELDS` order:
+    the values as written, time dead capped at time played."""
+    values = written_values(p, layout)
+    if values[_DEAD] > values[_PLAYED]:
+        return (*values[:_DEAD], values[_PLAYED], *values[_DEAD + 1 :])
+    return values
+
+
 def player_values(p: ParsedPlayer, layout: int) -> dict[str, Any]:
     """A player's values as written in the file, in PlayerRound field names."""
-    tab = p.tab
-    played = round(float(tab["time_played_min"] or 0.0) * 60)
-    dead = round(float(tab["time_dead_min"] or 0.0) * 60)
-    values: dict[str, Any] = {
-        "kills": p.kills,
-        "deaths": p.deaths,
-        "hits": p.hits,
-        "shots": p.shots,
-        "headshots": p.headshots,
-        "time_played_s": played,
-        "time_dead_s": dead,
-        "tank_meatshield": float(tab["tank_meatshield"] or 0.0),
-        # Bullets fired is only meaningful in the current layout (FORMAT.md).
-        "bullets_fired": tab["bullets_fired"] if layout == 38 else None,
-    }
-    for name in CUMULATIVE_TAB + PLAIN_TAB:
-        values[name] = int(tab[name] or 0)
-    for name in OPTIONAL_TAB:
-        values[name] = tab[name]
-    return values
+    return dict(zip(VALUE_FIELDS, written_values(p, layout), strict=True))
 
 
 def weapon_values(p: ParsedPlayer) -> dict[int, WeaponCounts]:

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from etbot.ingest.differential import VALUE_FIELDS, WeaponCounts, derive_player
+from etbot.ingest.differential import WeaponCounts, stored_values
 from etbot.ingest.results import FileResult
 from etbot.statsfile import ParsedRound, ParseError, parse_round
 
@@ -47,8 +47,8 @@ class Human(NamedTuple):
     raw_name: str
     team: int
     rounds: int
-    #: :data:`~etbot.ingest.differential.VALUE_FIELDS` as written in the file (time dead
-    #: capped at time played, as :func:`~etbot.ingest.differential.derive_player` does).
+    #: :data:`~etbot.ingest.differential.VALUE_FIELDS` as stored for a round 1
+    #: (:func:`~etbot.ingest.differential.stored_values`).
     values: tuple[object, ...]
     #: Weapons with at least one non-zero counter (zero rows are never stored).
     weapons: tuple[WeaponRow, ...]
@@ -109,8 +109,6 @@ def from_parsed(parsed: ParsedRound) -> PreparedRound:
         if p.is_bot:
             bots += 1
             continue
-        derived = derive_player(p, layout, paired=False, round1=None)
-        values = derived.values
         humans.append(
             Human(
                 p.guid,
@@ -118,8 +116,14 @@ def from_parsed(parsed: ParsedRound) -> PreparedRound:
                 p.raw_name,
                 p.team,
                 p.rounds,
-                tuple([values[name] for name in VALUE_FIELDS]),
-                tuple([(bit, *counts) for bit, counts in derived.weapons.items() if any(counts)]),
+                stored_values(p, layout),
+                tuple(
+                    [
+                        (w.weapon, w.hits, w.shots, w.kills, w.deaths, w.headshots)
+                        for w in p.weapons
+                        if w.hits or w.shots or w.kills or w.deaths or w.headshots
+                    ]
+                ),
             )
         )
     return PreparedRound(
