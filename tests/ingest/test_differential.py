@@ -18,6 +18,7 @@ from conftest import real_files
 from etbot.ingest.differential import (
     CUMULATIVE_TAB,
     ROUND1_FIELDS,
+    VALUE_FIELDS,
     PlayerRound2,
     derive_player,
     differential,
@@ -226,7 +227,10 @@ def test_bots_are_left_out() -> None:
 def test_round1_player_holds_what_round2_reads() -> None:
     r1 = stats_round(1, A_ROUND1).players[0]
     before = round1_player(r1, 38)
-    assert set(before.values) == set(ROUND1_FIELDS)
+    # Round 1 as stored (the importer reads it back from its row), by VALUE_FIELDS.
+    stored = derive_player(r1, 38, paired=False, round1=None).values
+    assert dict(zip(VALUE_FIELDS, before.values, strict=True)) == stored
+    assert set(ROUND1_FIELDS) <= set(VALUE_FIELDS)
     assert before.rounds_counter == 1
     assert before.weapons[MP40] == (10, 40, 3, 2, 1)
     # derive_player on the round 2 with it gives what differential() gives.

@@ -18,6 +18,7 @@ a :class:`Round1Player`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from etbot.statsfile import MULTIKILLS, TAB_FIELDS, ParsedPlayer, ParsedRound
@@ -59,34 +60,57 @@ VALUE_FIELDS = (
 
 #: One weapon's counters, in :data:`WEAPON_COUNTERS` order.
 WeaponCounts = tuple[int, int, int, int, int]
+#: One weapon row of a player: (weapon bit, hits, shots, kills, deaths, headshots).
+WeaponRow = tuple[int, int, int, int, int, int]
 _NO_WEAPON: WeaponCounts = (0, 0, 0, 0, 0)
 
 
 class Round1Player(NamedTuple):
     """What a round 2 needs of one player's round 1 (as stored: round 1 is kept as written)."""
 
-    #: :data:`ROUND1_FIELDS` by name.
-    values: dict[str, Any]
+    #: The stored values in :data:`VALUE_FIELDS` order (a round 2 reads
+    #: :data:`ROUND1_FIELDS` of them).
+    values: tuple[Any, ...]
     weapons: dict[int, WeaponCounts]
     rounds_counter: int
 
 
-class PlayerRound2(NamedTuple):
+class StoredRow(NamedTuple):
     """One player's values as the importer stores them (for a round 1: as written)."""
 
-    #: PlayerRound field names → values (the per-round columns; not round, player, name…).
-    values: dict[str, Any]
-    weapons: dict[int, WeaponCounts]
+    #: The per-round columns in :data:`VALUE_FIELDS` order.
+    values: tuple[Any, ...]
+    #: Every weapon of the line, round 1 subtracted for a paired round 2 (zero rows too).
+    weapons: tuple[WeaponRow, ...]
     #: Round 2 taken as written because the player's counters restarted (reconnect).
     reset: bool
     #: Round 2 taken as written because the player was not in round 1 (substitute).
     only_round2: bool
 
 
+class PlayerRound2(NamedTuple):
+    """:class:`StoredRow` by name (what tests and readers of one player compare)."""
+
+    #: PlayerRound field names → values (the per-round columns; not round, player, name…).
+    values: dict[str, Any]
+    weapons: dict[int, WeaponCounts]
+    reset: bool
+    only_round2: bool
+
+
 #: VALUE_FIELDS read as integers from the TAB fields (absent in an older layout: 0).
 _INT_TAB = (*CUMULATIVE_TAB, *PLAIN_TAB)
+_KILLS, _DEATHS, _HITS, _SHOTS, _HEADSHOTS = (
+    VALUE_FIELDS.index(name) for name in ("kills", "deaths", "hits", "shots", "headshots")
+)
 _PLAYED = VALUE_FIELDS.index("time_played_s")
 _DEAD = VALUE_FIELDS.index("time_dead_s")
+_BULLETS = VALUE_FIELDS.index("bullets_fired")
+_CUMULATIVE = tuple(VALUE_FIELDS.index(name) for name in CUMULATIVE_TAB)
+#: What reveals a reset when it goes down (see :func:`is_reset`).
+_RESET_SIGNS = tuple(
+    VALUE_FIELDS.index(name) for name in (*CUMULATIVE_TAB, "time_played_s", *WEAPON_TOTALS)
+)
 
 
 def written_values(p: ParsedPlayer, layout: int) -> tuple[Any, ...]:
@@ -110,9 +134,13 @@ def written_values(p: ParsedPlayer, layout: int) -> tuple[Any, ...]:
 
 def stored_values(p: ParsedPlayer, layout: int) -> tuple[Any, ...]:
     """What is stored for a player of a round 1 or an orphan round 2 (what
-    :func:`derive_player` gives without a pairing), in :data:`VALUE_FIELDS` order:
-    the values as written, time dead capped at time played."""
-    values = written_values(p, layout)
+    :func:`derive_row` gives without a pairing), in :data:`VALUE_FIELDS` order: the
+    values as written, time dead capped at time played."""
+    return _capped(written_values(p, layout))
+
+
+def _capped(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Time dead capped at time played."""
     if values[_DEAD] > values[_PLAYED]:
         return (*values[:_DEAD], values[_PLAYED], *values[_DEAD + 1 :])
     return values
@@ -128,104 +156,113 @@ def weapon_values(p: ParsedPlayer) -> dict[int, WeaponCounts]:
     return {w.weapon: (w.hits, w.shots, w.kills, w.deaths, w.headshots) for w in p.weapons}
 
 
-def is_reset(r2: dict[str, Any], r1: dict[str, Any], r2_rounds: int, r1_rounds: int) -> bool:
+def is_reset(values: tuple[Any, ...], rounds: int, round1: Round1Player) -> bool:
     """Did this player's counters restart between round 1 and round 2 (reconnect)?
 
-    Any cumulative TAB field, time played or weapon total (hits, kills, deaths,
-    headshots — never shots, which the game can decrement) smaller in round 2, or a
-    ``rounds`` counter that did not go up.
+    ``values`` is round 2 as written (:data:`VALUE_FIELDS` order). Any cumulative TAB
+    field, time played or weapon total (hits, kills, deaths, headshots — never shots,
+    which the game can decrement) smaller in round 2, or a ``rounds`` counter that did
+    not go up.
     """
-    for name in (*CUMULATIVE_TAB, "time_played_s", *WEAPON_TOTALS):
-        if r2[name] < r1[name]:
+    before = round1.values
+    for i in _RESET_SIGNS:
+        if values[i] < before[i]:
             return True
-    return r2_rounds <= r1_rounds
+    return rounds <= round1.rounds_counter
 
 
 def round2_only(
-    r2: dict[str, Any],
-    r2_weapons: dict[int, WeaponCounts],
-    r1: dict[str, Any],
-    r1_weapons: dict[int, WeaponCounts],
-) -> tuple[dict[str, Any], dict[int, WeaponCounts]]:
+    values: tuple[Any, ...], weapons: Iterable[WeaponRow], round1: Round1Player
+) -> tuple[tuple[Any, ...], tuple[WeaponRow, ...]]:
     """Subtract round 1 from a cumulative round 2 (weapons per weapon, floored at 0).
 
     The player's hits, shots, kills, deaths and headshots are the sums of the floored
     weapon differences, so they always agree with the weapon rows.
     """
-    weapons: dict[int, WeaponCounts] = {}
+    before_weapons = round1.weapons
+    rows: list[WeaponRow] = []
     hits = shots = kills = deaths = headshots = 0
-    for weapon, (h, s, k, d, hs) in r2_weapons.items():
-        bh, bs, bk, bd, bhs = r1_weapons.get(weapon, _NO_WEAPON)
+    for weapon, h, s, k, d, hs in weapons:
+        bh, bs, bk, bd, bhs = before_weapons.get(weapon, _NO_WEAPON)
         # Floored at 0 (written out: max() was a tenth of an import's differential).
         dh = h - bh if h > bh else 0
         ds = s - bs if s > bs else 0
         dk = k - bk if k > bk else 0
         dd = d - bd if d > bd else 0
         dhs = hs - bhs if hs > bhs else 0
-        weapons[weapon] = (dh, ds, dk, dd, dhs)
+        rows.append((weapon, dh, ds, dk, dd, dhs))
         hits += dh
         shots += ds
         kills += dk
         deaths += dd
         headshots += dhs
-    out = dict(r2)
-    out["hits"] = hits
-    out["shots"] = shots
-    out["kills"] = kills
-    out["deaths"] = deaths
-    out["headshots"] = headshots
-    for name in CUMULATIVE_TAB:
-        out[name] = r2[name] - r1[name]
-    out["time_played_s"] = r2["time_played_s"] - r1["time_played_s"]
-    if r2["bullets_fired"] is not None and r1.get("bullets_fired") is not None:
-        out["bullets_fired"] = max(r2["bullets_fired"] - r1["bullets_fired"], 0)
+    before = round1.values
+    out = list(values)
+    out[_KILLS] = kills
+    out[_DEATHS] = deaths
+    out[_HITS] = hits
+    out[_SHOTS] = shots
+    out[_HEADSHOTS] = headshots
+    for i in _CUMULATIVE:
+        out[i] = values[i] - before[i]
+    out[_PLAYED] = values[_PLAYED] - before[_PLAYED]
+    bullets, bullets_before = values[_BULLETS], before[_BULLETS]
+    if bullets is not None and bullets_before is not None:
+        out[_BULLETS] = bullets - bullets_before if bullets > bullets_before else 0
     else:
-        out["bullets_fired"] = None
-    return out, weapons
+        out[_BULLETS] = None
+    return tuple(out), tuple(rows)
 
 
-def derive_player(
-    p: ParsedPlayer, layout: int, *, paired: bool, round1: Round1Player | None
-) -> PlayerRound2:
-    """The values to store for one player of a round.
+def derive_row(
+    values: tuple[Any, ...],
+    weapons: Iterable[WeaponRow],
+    rounds: int,
+    *,
+    paired: bool,
+    round1: Round1Player | None,
+) -> StoredRow:
+    """The values to store for one player of a round, from the line as written
+    (``values`` in :data:`VALUE_FIELDS` order, ``weapons`` rows, the ``rounds`` counter).
 
     ``paired`` is true for a round 2 with a round 1; ``round1`` is then this player's
     round 1 (None when the player was not in it). Round 1s and orphan round 2s
     (``paired=False``) are stored as written. Time dead is capped at time played.
     """
-    return derive_values(
-        player_values(p, layout), weapon_values(p), p.rounds, paired=paired, round1=round1
-    )
-
-
-def derive_values(
-    values: dict[str, Any],
-    weapons: dict[int, WeaponCounts],
-    rounds: int,
-    *,
-    paired: bool,
-    round1: Round1Player | None,
-) -> PlayerRound2:
-    """:func:`derive_player` for a player already read into ``values`` (as written, by
-    :data:`VALUE_FIELDS`), ``weapons`` and the ``rounds`` counter (the importer keeps
-    players in that form, see :mod:`etbot.ingest.prepare`). ``values`` may be modified."""
     reset = only_round2 = False
+    rows = tuple(weapons)
     if paired:
         if round1 is None:
             only_round2 = True
-        elif is_reset(values, round1.values, rounds, round1.rounds_counter):
+        elif is_reset(values, rounds, round1):
             reset = True
         else:
-            values, weapons = round2_only(values, weapons, round1.values, round1.weapons)
-    if values["time_dead_s"] > values["time_played_s"]:
-        values["time_dead_s"] = values["time_played_s"]
-    return PlayerRound2(values, weapons, reset, only_round2)
+            values, rows = round2_only(values, rows, round1)
+    return StoredRow(_capped(values), rows, reset, only_round2)
+
+
+def derive_player(
+    p: ParsedPlayer, layout: int, *, paired: bool, round1: Round1Player | None
+) -> PlayerRound2:
+    """:func:`derive_row` for a parsed player, by name."""
+    row = derive_row(
+        written_values(p, layout),
+        [(w.weapon, w.hits, w.shots, w.kills, w.deaths, w.headshots) for w in p.weapons],
+        p.rounds,
+        paired=paired,
+        round1=round1,
+    )
+    return PlayerRound2(
+        dict(zip(VALUE_FIELDS, row.values, strict=True)),
+        {bit: tuple(counts) for bit, *counts in row.weapons},  # type: ignore[misc]
+        row.reset,
+        row.only_round2,
+    )
 
 
 def round1_player(p: ParsedPlayer, layout: int) -> Round1Player:
     """What a round 2 needs of a parsed round 1 player (what the importer stores and reads)."""
-    values = player_values(p, layout)
-    return Round1Player({name: values[name] for name in ROUND1_FIELDS}, weapon_values(p), p.rounds)
+    return Round1Player(stored_values(p, layout), weapon_values(p), p.rounds)
 
 
 def differential(round2: ParsedRound, round1: ParsedRound | None) -> dict[str, PlayerRound2]:

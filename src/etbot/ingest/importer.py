@@ -41,7 +41,7 @@ from peewee import IntegrityError
 from etbot import aggregates
 from etbot.db import is_locked_error, is_postgres, lock_writers, retry_locked
 from etbot.ingest.deferred import DeferredBatch
-from etbot.ingest.differential import ROUND1_FIELDS, VALUE_FIELDS, Round1Player, derive_values
+from etbot.ingest.differential import Round1Player, derive_row
 from etbot.ingest.growth import grew_from
 from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.ingest.pairing import (
@@ -57,7 +57,6 @@ from etbot.ingest.prepare import (
     from_parsed,
     prepare,
     prepare_paths,
-    weapon_counts,
 )
 from etbot.ingest.prepare import sha256 as sha256
 from etbot.ingest.results import FileResult, ImportReport
@@ -675,16 +674,10 @@ class Importer:
             weapons: Iterable[tuple[int, ...]] = h.weapons
             reset = only_round2 = False
             if paired:  # round 1 and orphans are stored as written (h.values)
-                derived = derive_values(
-                    dict(zip(VALUE_FIELDS, values, strict=True)),
-                    weapon_counts(h),
-                    h.rounds,
-                    paired=True,
-                    round1=round1.get(pid),
+                values, weapons, reset, only_round2 = derive_row(
+                    h.values, h.weapons, h.rounds, paired=True, round1=round1.get(pid)
                 )
-                reset, only_round2 = derived.reset, derived.only_round2
-                values = [derived.values[name] for name in VALUE_FIELDS]
-                weapons = [(bit, *counts) for bit, counts in derived.weapons.items() if any(counts)]
+                weapons = [w for w in weapons if w[1] or w[2] or w[3] or w[4] or w[5]]
             rows += (
                 round_id,
                 pid,
@@ -708,7 +701,7 @@ class Importer:
             # queries per round 2; the batch's rollback forgets it with the rows).
             self._round1s[round_id] = {
                 player_ids[h.guid]: Round1Player(
-                    {name: h.values[i] for name, i in _ROUND1_PICKS},
+                    h.values,
                     {w[0]: w[1:] for w in h.weapons},  # type: ignore[misc]
                     h.rounds,
                 )
@@ -932,9 +925,6 @@ class Importer:
         return int(plan.keep)
 
 
-#: (name, index in VALUE_FIELDS) of what a round 2 reads of its round 1.
-_ROUND1_PICKS = tuple((name, VALUE_FIELDS.index(name)) for name in ROUND1_FIELDS)
-
 #: The reason of a file whose content is already in the database.
 DUPLICATE = "same content already imported"
 #: The reason of a file whose name is taken by another file of the same server.
@@ -988,7 +978,7 @@ def _round1_players(sql: Statements, round_id: int) -> dict[int, Round1Player]:
     """What a round 2 needs of its round 1, per player id, read back as stored."""
     out: dict[int, Round1Player] = {}
     for pid, rounds_counter, *values in execute(sql.round1_players, (round_id,)).fetchall():
-        out[pid] = Round1Player(dict(zip(ROUND1_FIELDS, values, strict=True)), {}, rounds_counter)
+        out[pid] = Round1Player(tuple(values), {}, rounds_counter)
     # Columns in statements.ROUND1_WEAPON_SELECT order.
     rows = execute(sql.round1_weapons, (round_id,)).fetchall()
     for pid, weapon, hits, shots, kills, deaths, headshots in rows:

@@ -29,14 +29,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from etbot.ingest.differential import WeaponCounts, stored_values
+from etbot.ingest.differential import WeaponRow, stored_values
 from etbot.ingest.results import FileResult
 from etbot.statsfile import ParsedRound, ParseError, parse_round
 
 log = logging.getLogger(__name__)
-
-#: One weapon row of a player: (weapon bit, hits, shots, kills, deaths, headshots).
-WeaponRow = tuple[int, int, int, int, int, int]
 
 
 class Human(NamedTuple):
@@ -142,11 +139,6 @@ def from_parsed(parsed: ParsedRound) -> PreparedRound:
         tuple(humans),
         bots,
     )
-
-
-def weapon_counts(human: Human) -> dict[int, WeaponCounts]:
-    """A player's weapon counters by weapon bit (what the differential works on)."""
-    return {bit: (h, s, k, d, hs) for bit, h, s, k, d, hs in human.weapons}
 
 
 def prepare(file_name: str, data: bytes) -> Prepared:

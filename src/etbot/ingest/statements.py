@@ -25,7 +25,7 @@ from typing import Any
 from peewee import AutoField, Field, Model
 
 from etbot.db import as_datetime
-from etbot.ingest.differential import ROUND1_FIELDS, VALUE_FIELDS, WEAPON_COUNTERS
+from etbot.ingest.differential import VALUE_FIELDS, WEAPON_COUNTERS
 from etbot.ingest.pairing import ClusterRound
 from etbot.ingest.sessions import SessionRow, touch_window
 from etbot.models import (
@@ -60,7 +60,7 @@ PLAYER_ROUND_FIELDS = (
 #: Column order of a weapon row tuple (the hot loop builds them positionally).
 WEAPON_ROUND_FIELDS = ("round", "player", "weapon", *WEAPON_COUNTERS)
 #: Columns read back of a round 1 player: the id, the ``rounds`` counter, then the values.
-ROUND1_SELECT = ("player", "rounds_counter", *ROUND1_FIELDS)
+ROUND1_SELECT = ("player", "rounds_counter", *VALUE_FIELDS)
 #: Columns read back of a round 1 weapon: player id, weapon bit, then the counters.
 ROUND1_WEAPON_SELECT = ("player", "weapon", *WEAPON_COUNTERS)
 
