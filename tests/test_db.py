@@ -225,3 +225,27 @@ def test_opening_a_new_database_waits_for_a_writer_instead_of_failing(tmp_path: 
     finally:
         release.join()
         writer.close()
+
+
+def test_among_finds_exactly_the_listed_rows_however_many_there_are(db) -> None:
+    # More values than SQLite once allowed parameters in a statement (999), strings with
+    # quotes and commas, and no values at all.
+    from datetime import datetime
+
+    from etbot.db import among
+
+    seen = datetime(2025, 1, 1)
+    guids = [f"{i:08X}" for i in range(1500)] + ['QU"O,TE']
+    rows = [
+        {"guid": g, "name": g, "raw_name": g, "first_seen": seen, "last_seen": seen} for g in guids
+    ]
+    Player.insert_many(rows).execute()
+    ids = {p.guid: p.id for p in Player.select()}
+    wanted = [*guids[::3], "NOTTHERE"]
+
+    by_guid = Player.select(Player.guid).where(among(Player.guid, wanted))
+    assert sorted(p.guid for p in by_guid) == sorted(guids[::3])
+    by_id = Player.select(Player.guid).where(among(Player.id, [ids[g] for g in guids[1::2]]))
+    assert sorted(p.guid for p in by_id) == sorted(guids[1::2])
+    assert list(Player.select().where(among(Player.id, []))) == []
+    assert Player.select().where(~among(Player.id, [])).count() == len(guids)

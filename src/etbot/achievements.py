@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -39,8 +39,8 @@ from peewee import fn
 from etbot import announce
 from etbot.aggregates import day_of
 from etbot.cache import cached_query
-from etbot.db import as_date
-from etbot.models import Player, PlayerDay, PlayerMilestone, PlayerRound
+from etbot.db import among, as_date
+from etbot.models import Player, PlayerDay, PlayerMilestone, PlayerRound, database_proxy
 from etbot.statdefs import counted, objectives_expr, revives_expr
 
 if TYPE_CHECKING:
@@ -49,8 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MILESTONE = "milestone"
-#: Max bound parameters per IN list.
-_CHUNK = 500
+#: Milestone rows per INSERT.
+_ROWS_PER_INSERT = 60
 
 
 @dataclass(frozen=True)
@@ -89,26 +89,19 @@ _DAY_COLUMNS = {
 Totals = dict[str, int]
 
 
-def _chunks(items: Sequence[int]) -> Iterable[list[int]]:
-    for i in range(0, len(items), _CHUNK):
-        yield list(items[i : i + _CHUNK])
-
-
 def totals(player_ids: Collection[int]) -> dict[int, Totals]:
     """Every milestone statistic of these players, from the per-day aggregates."""
     out: dict[int, Totals] = {}
     columns = [fn.SUM(_DAY_COLUMNS[s]) for s in STATS if s != "days"]
-    for chunk in _chunks(sorted(set(player_ids))):
-        query = (
-            PlayerDay.select(PlayerDay.player, fn.COUNT(PlayerDay.day.distinct()), *columns)
-            .where(PlayerDay.player.in_(chunk))
-            .group_by(PlayerDay.player)
-            .tuples()
-        )
-        for player_id, days, *sums in query:
-            values = dict(zip([s for s in STATS if s != "days"], sums, strict=True))
-            values["days"] = days
-            out[player_id] = {s: int(values[s] or 0) for s in STATS}
+    query = (
+        PlayerDay.select(PlayerDay.player, fn.COUNT(PlayerDay.day.distinct()), *columns)
+        .where(among(PlayerDay.player, sorted(set(player_ids))))
+        .group_by(PlayerDay.player)
+    )
+    for player_id, days, *sums in database_proxy.execute(query):
+        values = dict(zip([s for s in STATS if s != "days"], sums, strict=True))
+        values["days"] = days
+        out[player_id] = {s: int(values[s] or 0) for s in STATS}
     return out
 
 
@@ -118,60 +111,55 @@ def batch_contribution(round_ids: Collection[int]) -> dict[int, Totals]:
     out: dict[int, Totals] = defaultdict(lambda: dict.fromkeys(STATS, 0))
     day_rounds: dict[tuple[int, date], int] = {}
     day = day_of(PlayerRound.ended_at)
-    for chunk in _chunks(sorted(set(round_ids))):
-        query = (
-            PlayerRound.select(
-                PlayerRound.player,
-                day,
-                fn.COUNT(PlayerRound.id),
-                fn.SUM(PlayerRound.kills),
-                fn.SUM(revives_expr()),
-                fn.SUM(PlayerRound.headshot_kills),
-                fn.SUM(objectives_expr()),
-                fn.SUM(PlayerRound.damage_given),
-            )
-            .where(PlayerRound.round.in_(chunk) & counted())
-            .group_by(PlayerRound.player, day)
-            .tuples()
+    query = (
+        PlayerRound.select(
+            PlayerRound.player,
+            day,
+            fn.COUNT(PlayerRound.id),
+            fn.SUM(PlayerRound.kills),
+            fn.SUM(revives_expr()),
+            fn.SUM(PlayerRound.headshot_kills),
+            fn.SUM(objectives_expr()),
+            fn.SUM(PlayerRound.damage_given),
         )
-        for player_id, on, rounds, kills, revives, heads, objectives, damage in query:
-            t = out[player_id]
-            t["rounds"] += int(rounds)
-            t["kills"] += int(kills or 0)
-            t["revives"] += int(revives or 0)
-            t["headshot_kills"] += int(heads or 0)
-            t["objectives"] += int(objectives or 0)
-            t["damage"] += int(damage or 0)
-            key = (player_id, as_date(on))
-            day_rounds[key] = day_rounds.get(key, 0) + int(rounds)
+        .where(among(PlayerRound.round, sorted(set(round_ids))) & counted())
+        .group_by(PlayerRound.player, day)
+    )
+    for player_id, on, rounds, kills, revives, heads, objectives, damage in database_proxy.execute(
+        query
+    ):
+        t = out[player_id]
+        t["rounds"] += int(rounds)
+        t["kills"] += int(kills or 0)
+        t["revives"] += int(revives or 0)
+        t["headshot_kills"] += int(heads or 0)
+        t["objectives"] += int(objectives or 0)
+        t["damage"] += int(damage or 0)
+        key = (player_id, as_date(on))
+        day_rounds[key] = day_rounds.get(key, 0) + int(rounds)
     if day_rounds:
         # A day is new when all of the player's counted rounds that day are in the batch.
         players = sorted({p for p, _ in day_rounds})
         days = sorted({d for _, d in day_rounds})
-        for chunk in _chunks(players):
-            stored = (
-                PlayerDay.select(PlayerDay.player, PlayerDay.day, fn.SUM(PlayerDay.rounds))
-                .where(PlayerDay.player.in_(chunk) & PlayerDay.day.between(days[0], days[-1]))
-                .group_by(PlayerDay.player, PlayerDay.day)
-                .tuples()
-            )
-            for player_id, on, rounds in stored:
-                if day_rounds.get((player_id, as_date(on))) == int(rounds):
-                    out[player_id]["days"] += 1
+        stored = (
+            PlayerDay.select(PlayerDay.player, PlayerDay.day, fn.SUM(PlayerDay.rounds))
+            .where(among(PlayerDay.player, players) & PlayerDay.day.between(days[0], days[-1]))
+            .group_by(PlayerDay.player, PlayerDay.day)
+        )
+        for player_id, on, rounds in database_proxy.execute(stored):
+            if day_rounds.get((player_id, as_date(on))) == int(rounds):
+                out[player_id]["days"] += 1
     return dict(out)
 
 
 def _stored(player_ids: Collection[int]) -> set[tuple[int, str, int]]:
     out: set[tuple[int, str, int]] = set()
-    for chunk in _chunks(sorted(set(player_ids))):
-        out.update(
-            (pid, stat, int(threshold))
-            for pid, stat, threshold in PlayerMilestone.select(
-                PlayerMilestone.player, PlayerMilestone.stat, PlayerMilestone.threshold
-            )
-            .where(PlayerMilestone.player.in_(chunk))
-            .tuples()
-        )
+    query = PlayerMilestone.select(
+        PlayerMilestone.player, PlayerMilestone.stat, PlayerMilestone.threshold
+    ).where(among(PlayerMilestone.player, sorted(set(player_ids))))
+    out.update(
+        (pid, stat, int(threshold)) for pid, stat, threshold in database_proxy.execute(query)
+    )
     return out
 
 
@@ -289,9 +277,9 @@ def check_players(
     # Stored with a few multi-row statements; a milestone another process stored first
     # is not returned (its post is that process's business).
     inserted: set[tuple[int, str, int]] = set()
-    for i in range(0, len(rows), _CHUNK // 8):
+    for i in range(0, len(rows), _ROWS_PER_INSERT):
         query = (
-            PlayerMilestone.insert_many(rows[i : i + _CHUNK // 8])
+            PlayerMilestone.insert_many(rows[i : i + _ROWS_PER_INSERT])
             .on_conflict_ignore()
             .returning(PlayerMilestone.player, PlayerMilestone.stat, PlayerMilestone.threshold)
         )

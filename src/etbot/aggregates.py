@@ -26,7 +26,7 @@ inside its transaction; :func:`rebuild_all` recomputes everything (maintenance, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -42,7 +42,7 @@ from peewee import (
     fn,
 )
 
-from etbot.db import insert_rows, is_postgres
+from etbot.db import among, insert_rows, is_postgres
 from etbot.models import (
     BaseModel,
     MapResult,
@@ -57,9 +57,6 @@ from etbot.models import (
 from etbot.statdefs import counted, objectives_expr, revives_expr
 
 log = logging.getLogger(__name__)
-
-#: Max bound parameters per IN list (SQLite's historic limit is 999 per statement).
-_CHUNK = 500
 
 Key = tuple[int, date]
 _DAY = timedelta(days=1)
@@ -233,11 +230,6 @@ def _weapon_select(where: ColumnBase, keyed: bool = False) -> tuple[list[Any], A
     return fields, query
 
 
-def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[list[int]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
-
-
 def refresh(keys: Iterable[Key]) -> int:
     """Recompute the PlayerDay / PlayerWeaponDay / PlayerMapDay rows of these keys.
 
@@ -314,16 +306,13 @@ def keys_for_rounds(round_ids: Iterable[int]) -> set[Key]:
     ids = sorted(set(round_ids))
     keys: set[Key] = set()
     day = day_of(PlayerRound.ended_at)
-    for chunk in _chunks(ids):
-        query = (
-            PlayerRound.select(PlayerRound.player, day)
-            .where(PlayerRound.round.in_(chunk))
-            .distinct()
-        )
-        # One row per player and day (not per round), read with a plain cursor: an
-        # import batch touches tens of thousands of rows but a few thousand keys.
-        for player_id, value in database_proxy.execute(query):
-            keys.add((player_id, value if isinstance(value, date) else date.fromisoformat(value)))
+    query = (
+        PlayerRound.select(PlayerRound.player, day).where(among(PlayerRound.round, ids)).distinct()
+    )
+    # One row per player and day (not per round), read with a plain cursor: an import
+    # batch touches tens of thousands of rows but a few thousand keys.
+    for player_id, value in database_proxy.execute(query):
+        keys.add((player_id, value if isinstance(value, date) else date.fromisoformat(value)))
     return keys
 
 

@@ -10,11 +10,12 @@ async form (or bridged through greenlets), which would split the domain layer in
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -23,7 +24,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
-from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import (
+    SQL,
+    ColumnBase,
+    Database,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    Value,
+    fn,
+)
 
 from etbot.models import ALL_MODELS, database_proxy
 
@@ -309,6 +319,29 @@ def insert_rows(table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]
         database_proxy.execute_sql(
             head + ", ".join([row] * len(chunk)), [v for r in chunk for v in r]
         )
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def among(column: ColumnBase, values: Collection[int] | Collection[str]) -> ColumnBase:
+    """``column IN values`` with all the values in ONE parameter: a JSON array read by
+    ``json_each`` on SQLite, an array (``= ANY``) on PostgreSQL.
+
+    For the id lists of an import batch (thousands of rounds): peewee turns each value of
+    an ``in_()`` list into a node of its own, which cost seven times the query itself
+    (measured: 3.2 ms vs 0.44 ms for 731 ids), and SQLite limits the parameters of one
+    statement, so long lists had to be cut into several queries.
+    """
+    items = list(values)
+    if not items:
+        return SQL("1 = 0")
+    if is_postgres():
+        # As one array parameter, not converted by the column's field (which would
+        # turn the list into a string).
+        return column == fn.ANY(Value(items, converter=_as_is, unpack=False))
+    return column.in_(SQL("(SELECT value FROM json_each(?))", [json.dumps(items)]))
 
 
 def lock_writers() -> None:

@@ -58,7 +58,7 @@ from typing import Any
 from peewee import JOIN, fn
 
 from etbot.cache import cached_query
-from etbot.db import as_datetime, insert_rows, lock_writers
+from etbot.db import among, as_datetime, insert_rows, lock_writers
 from etbot.errors import Typed, UserError
 from etbot.models import (
     MapResult,
@@ -453,9 +453,7 @@ def load_games(since: datetime | None = None) -> list[Game]:
         # time lets SQLite, before it has statistics, scan every player row of the history
         # for each batch: the cost of a batch then grew with the history.)
         round_ids = sorted({rid for row in results for rid in (row[5], row[6])})
-        queries = [
-            player_rows().where(PlayerRound.round.in_(chunk)) for chunk in _chunks(round_ids)
-        ]
+        queries = [player_rows().where(among(PlayerRound.round, round_ids))]
     for query in queries:
         # A plain cursor: peewee's row conversion would cost more than the query itself.
         for round_id, guid, team, seconds in database_proxy.execute(query):
@@ -775,11 +773,9 @@ _HISTORY_COLUMNS = (
 def _player_ids(guids: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(guids))
     ids: dict[str, int] = {}
-    for chunk in _chunks(wanted):
-        for guid, pid in (
-            Player.select(Player.guid, Player.id).where(Player.guid.in_(list(chunk))).tuples()
-        ):
-            ids[guid] = pid
+    query = Player.select(Player.guid, Player.id).where(among(Player.guid, wanted))
+    for guid, pid in database_proxy.execute(query):
+        ids[guid] = pid
     return ids
 
 

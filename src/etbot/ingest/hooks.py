@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from etbot.db import is_locked_error
+from etbot.db import among, is_locked_error
 from etbot.models import MapResult, Round, database_proxy
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Batch:
         """Ids of the new rounds (optionally only round 1s or round 2s), in time order."""
         if not self.new_round_ids:
             return []
-        where = Round.id.in_(list(self.new_round_ids))
+        where = among(Round.id, self.new_round_ids)
         if round_no is not None:
             where &= Round.round_no == round_no
         query = Round.select(Round.id).where(where).order_by(Round.ended_at, Round.id)
@@ -65,7 +65,7 @@ class Batch:
             return []
         query = (
             MapResult.select(MapResult.id)
-            .where(MapResult.round2.in_(changed))
+            .where(among(MapResult.round2, changed))
             .order_by(MapResult.ended_at, MapResult.id)
         )
         return [mid for (mid,) in query.tuples()]
