@@ -169,13 +169,13 @@ def reached_days(player_id: int, wanted: Iterable[tuple[str, int]]) -> dict[tupl
     wanted = list(wanted)
     if not wanted:
         return {}
-    rows = list(
+    query = (
         PlayerDay.select(PlayerDay.day, *[fn.SUM(_DAY_COLUMNS[s]) for s in STATS if s != "days"])
         .where(PlayerDay.player == player_id)
         .group_by(PlayerDay.day)
         .order_by(PlayerDay.day)
-        .tuples()
     )
+    rows = database_proxy.execute(query).fetchall()  # a plain cursor: no row conversion
     names = [s for s in STATS if s != "days"]
     running = dict.fromkeys(STATS, 0)
     out: dict[tuple[str, int], date] = {}

@@ -33,6 +33,7 @@ import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -720,8 +721,8 @@ class Importer:
         (:mod:`~etbot.ingest.deferred`), then the rows (:meth:`_write_rows`)."""
         pending = self._pending_rows
         self._pending_rows = {}
-        rows = [v for player_rows, _ in pending.values() for v in player_rows]
-        weapon_rows = [v for _, weapons in pending.values() for v in weapons]
+        rows = list(chain.from_iterable([player_rows for player_rows, _ in pending.values()]))
+        weapon_rows = list(chain.from_iterable([weapons for _, weapons in pending.values()]))
         try:
             if self._deferred is not None:
                 self._deferred.flush()
