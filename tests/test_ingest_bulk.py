@@ -10,6 +10,7 @@ reason while the others are imported.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import etbot.ingest.prepare as prepare
 from conftest import corpus_files
 from etbot.db import drop_everything, migrate
 from etbot.ingest import Importer, ImportReport
+from etbot.ingest.results import FileResult
 from etbot.models import (
     Alias,
     Announcement,
@@ -220,3 +222,23 @@ def test_a_database_error_in_a_fast_batch_costs_only_that_file(
         rounds[player_id, name] = rounds.get((player_id, name), 0) + 1
     assert counted == rounds
     assert Player.select().count() == len({pid for pid, _ in rounds})
+
+
+def test_the_workers_yield_the_cpu_to_the_importer_and_the_game_server(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # Each worker reports its own CPU priority as the "reason" of the file it prepared.
+    pooled(monkeypatch, caplog)
+
+    def report_niceness(path: str) -> FileResult:
+        return FileResult(Path(path).name, "rejected", str(os.nice(0)))
+
+    monkeypatch.setattr(prepare, "read_and_prepare", report_niceness)
+    paths = [tmp_path / f"{i}.txt" for i in range(30)]
+
+    results = list(prepare.prepare_paths(paths, workers=2))
+
+    assert used_the_pool(caplog)
+    assert [r.file_name for r in results] == [p.name for p in paths]  # in order
+    mine = os.nice(0)
+    assert {int(r.reason) for r in results} == {min(mine + prepare.WORKER_NICENESS, 19)}
