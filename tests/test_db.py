@@ -249,3 +249,20 @@ def test_among_finds_exactly_the_listed_rows_however_many_there_are(db) -> None:
     assert sorted(p.guid for p in by_id) == sorted(guids[1::2])
     assert list(Player.select().where(among(Player.id, []))) == []
     assert Player.select().where(~among(Player.id, [])).count() == len(guids)
+
+
+@pytest.mark.parametrize("largest", [64, 52, 1])
+def test_row_chunks_cover_every_row_once_in_few_sizes(largest: int) -> None:
+    from etbot.db import row_chunks
+
+    sizes: set[int] = set()
+    for count in range(0, 300):
+        chunks = list(row_chunks(count, largest))
+        # Consecutive, from the first row to the last, none empty or above the largest.
+        starts, stops = [a for a, _ in chunks], [b for _, b in chunks]
+        assert starts == [0, *stops[:-1]][: len(chunks)]
+        assert (stops[-1] if chunks else 0) == count
+        assert all(0 < b - a <= largest for a, b in chunks)
+        sizes.update(b - a for a, b in chunks)
+    # However many rows a batch has: the largest size and powers of two below it.
+    assert sizes <= {largest} | {1 << k for k in range(largest.bit_length())}

@@ -304,6 +304,30 @@ def retry_locked(
             (sleep or time.sleep)(pause)
 
 
+#: Rows of one multi-row INSERT. A prepared statement's memory and preparing time grow
+#: with its size (measured: 1.6 MB and 3.7 ms for 400 rows of 53 columns, while 34,000
+#: such rows are written as fast 16 as 400 at a time), and the driver keeps up to 128
+#: distinct statements it prepared: an import that made one new size per batch kept
+#: tens of MB of them.
+ROWS_PER_INSERT = 64
+
+
+def row_chunks(count: int, largest: int = ROWS_PER_INSERT) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of consecutive chunks covering ``count`` rows, in a few fixed
+    sizes: ``largest`` while enough rows are left, then powers of two. A multi-row
+    statement is then prepared once per size for good, not once per batch."""
+    start = 0
+    while count - start >= largest:
+        yield start, start + largest
+        start += largest
+    size = 1 << (largest.bit_length() - 1)  # the largest power of two <= largest
+    while start < count:
+        while size > count - start:
+            size >>= 1
+        yield start, start + size
+        start += size
+
+
 def insert_rows(table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Multi-row INSERT of ``rows`` (values in ``columns`` order) into a model's table,
     with hand-built parameterised SQL: for the thousands of small rows of an import batch
@@ -313,9 +337,9 @@ def insert_rows(table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]
     p = database_proxy.param
     head = f'INSERT INTO "{table._meta.table_name}" ({", ".join(columns)}) VALUES '  # noqa: S608 names from the models, values are parameters
     row = "(" + ", ".join([p] * len(columns)) + ")"
-    per = max(1, 900 // len(columns))  # under SQLite's historical 999-variable limit
-    for i in range(0, len(rows), per):
-        chunk = rows[i : i + per]
+    per = min(ROWS_PER_INSERT, max(1, 900 // len(columns)))  # SQLite's old 999 variables
+    for start, stop in row_chunks(len(rows), per):
+        chunk = rows[start:stop]
         database_proxy.execute_sql(
             head + ", ".join([row] * len(chunk)), [v for r in chunk for v in r]
         )

@@ -31,7 +31,7 @@ from typing import Any
 
 from peewee import Model
 
-from etbot.db import is_postgres
+from etbot.db import is_postgres, row_chunks
 from etbot.ingest.pairing import ClusterRound
 from etbot.ingest.prepare import Prepared, PreparedRound
 from etbot.ingest.sessions import SessionPlan, SessionRow, touch_window
@@ -49,9 +49,6 @@ from etbot.statsfile import ParseError
 #: How far around a batch's rounds of one map the stored rounds are read at its start; a
 #: pairing cluster reaching further (a chain of rounds 45 minutes apart) asks the database.
 PREFETCH_MARGIN = timedelta(hours=6)
-
-#: Rows per multi-row INSERT (Round has 19 columns: well below SQLite's 32,766 parameters).
-_ROWS_PER_INSERT = 400
 
 
 class IdAllocator:
@@ -323,6 +320,6 @@ def _widen(spans: dict[Any, tuple[datetime, datetime]], key: Any, at: datetime) 
 
 
 def _insert(insert: Insert, rows: Sequence[dict[str, Any]]) -> None:
-    for i in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[i : i + _ROWS_PER_INSERT]
+    for start, stop in row_chunks(len(rows)):
+        chunk = rows[start:stop]
         execute(insert.sql(len(chunk)), insert.params(chunk))

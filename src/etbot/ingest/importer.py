@@ -40,7 +40,7 @@ from typing import Any
 from peewee import IntegrityError
 
 from etbot import aggregates
-from etbot.db import is_locked_error, is_postgres, lock_writers, retry_locked
+from etbot.db import is_locked_error, is_postgres, lock_writers, retry_locked, row_chunks
 from etbot.ingest.deferred import DeferredBatch
 from etbot.ingest.differential import Round1Player, derive_row
 from etbot.ingest.growth import grew_from
@@ -619,16 +619,16 @@ class Importer:
     def _write_players(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Upsert (guid, name, raw name, first seen, last seen) rows."""
         insert = self._sql.upsert_player
-        for i in range(0, len(rows), 500):
-            chunk = rows[i : i + 500]
+        for start, stop in row_chunks(len(rows)):
+            chunk = rows[start:stop]
             execute(insert.sql(len(chunk)), [v for row in chunk for v in row])
 
     def _write_aliases(self, rows: Sequence[tuple[Any, ...]], ids: dict[str, int]) -> None:
         """Upsert (guid, name, raw name, first seen, last seen, rounds) alias rows."""
         insert = self._sql.upsert_alias
-        for i in range(0, len(rows), 500):
+        for start, stop in row_chunks(len(rows)):
             params: list[Any] = []
-            for guid, name, raw_name, first, last, rounds in rows[i : i + 500]:
+            for guid, name, raw_name, first, last, rounds in rows[start:stop]:
                 params += (ids[guid], name, name.lower(), raw_name, first, last, rounds)
             execute(insert.sql(len(params) // len(insert.fields)), params)
 
@@ -951,11 +951,6 @@ class _AggregateFailure(Exception):
     by importing the batch again with the aggregates refreshed file by file."""
 
 
-#: Rows per INSERT when a batch's rows are written together (a statement's parameters
-#: stay well below SQLite's limit of 32,766).
-_ROWS_PER_INSERT = 400
-
-
 def _insert_flat(insert: Insert, params: list[Any]) -> None:
     """INSERT the rows of a flat parameter list (``insert.fields`` values per row); COPY
     them on PostgreSQL."""
@@ -963,10 +958,8 @@ def _insert_flat(insert: Insert, params: list[Any]) -> None:
         copy_rows(insert, params)
         return
     width = len(insert.fields)
-    step = _ROWS_PER_INSERT * width
-    for i in range(0, len(params), step):
-        chunk = params[i : i + step]
-        execute(insert.sql(len(chunk) // width), chunk)
+    for start, stop in row_chunks(len(params) // width):
+        execute(insert.sql(stop - start), params[start * width : stop * width])
 
 
 def _reparse(round_id: int) -> PreparedRound:
