@@ -146,6 +146,11 @@ def _capped(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values
 
 
+def stored_weapons(rows: Iterable[WeaponRow]) -> tuple[WeaponRow, ...]:
+    """The weapon rows that are stored: those with a counter that is not zero."""
+    return tuple([w for w in rows if w[1] or w[2] or w[3] or w[4] or w[5]])
+
+
 def player_values(p: ParsedPlayer, layout: int) -> dict[str, Any]:
     """A player's values as written in the file, in PlayerRound field names."""
     return dict(zip(VALUE_FIELDS, written_values(p, layout), strict=True))

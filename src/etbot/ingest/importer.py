@@ -42,7 +42,7 @@ from peewee import IntegrityError
 from etbot import aggregates
 from etbot.db import is_locked_error, is_postgres, lock_writers, retry_locked, row_chunks
 from etbot.ingest.deferred import DeferredBatch
-from etbot.ingest.differential import Round1Player, derive_row
+from etbot.ingest.differential import Round1Player, derive_row, stored_weapons
 from etbot.ingest.growth import grew_from
 from etbot.ingest.hooks import Batch, BatchHook, default_hooks, run_hooks
 from etbot.ingest.pairing import (
@@ -678,7 +678,7 @@ class Importer:
                 values, weapons, reset, only_round2 = derive_row(
                     h.values, h.weapons, h.rounds, paired=True, round1=round1.get(pid)
                 )
-                weapons = [w for w in weapons if w[1] or w[2] or w[3] or w[4] or w[5]]
+                weapons = stored_weapons(weapons)
             rows += (
                 round_id,
                 pid,

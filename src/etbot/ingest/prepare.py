@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from etbot.ingest.differential import WeaponRow, stored_values
+from etbot.ingest.differential import WeaponRow, stored_values, stored_weapons
 from etbot.ingest.results import FileResult
 from etbot.statsfile import ParsedRound, ParseError, parse_round
 
@@ -114,12 +114,8 @@ def from_parsed(parsed: ParsedRound) -> PreparedRound:
                 p.team,
                 p.rounds,
                 stored_values(p, layout),
-                tuple(
-                    [
-                        (w.weapon, w.hits, w.shots, w.kills, w.deaths, w.headshots)
-                        for w in p.weapons
-                        if w.hits or w.shots or w.kills or w.deaths or w.headshots
-                    ]
+                stored_weapons(
+                    [(w.weapon, w.hits, w.shots, w.kills, w.deaths, w.headshots) for w in p.weapons]
                 ),
             )
         )
