@@ -89,7 +89,6 @@ CONSERVATIVE_SDS = 2.0
 
 #: Teams of up to this many players per line-up are accepted by the prediction API.
 MAX_LINEUP = 64
-_INSERT_CHUNK = 500
 
 
 class RatingInputError(UserError):
@@ -398,11 +397,6 @@ def tiebreak_for(server_name: str, round2_file_name: str) -> int:
     """A replay tiebreak from what identifies the round 2 (63 bits, fits a BIGINT)."""
     digest = hashlib.sha256(f"{server_name}\x00{round2_file_name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
-
-
-def _chunks(items: Sequence[Any], size: int = _INSERT_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def load_games(since: datetime | None = None) -> list[Game]:
@@ -716,8 +710,9 @@ def _replay_stored(start: tuple[datetime, int] | None, params: RatingParams) -> 
 
     # Current values of everything the replay touched (restored or learned).
     if touched_players:
-        for id_chunk in _chunks([ids[g] for g in touched_players]):
-            PlayerRating.delete().where(PlayerRating.player.in_(list(id_chunk))).execute()
+        PlayerRating.delete().where(
+            among(PlayerRating.player, [ids[g] for g in touched_players])
+        ).execute()
         insert_rows(
             PlayerRating,
             ("player_id", "mu", "sigma", "maps", "last_played"),
@@ -843,12 +838,10 @@ def load_model(
         PlayerRating.maps,
         PlayerRating.last_played,
     ).join(Player, on=(PlayerRating.player == Player.id))
-    chunks: Iterable[Sequence[str] | None]
-    chunks = [None] if guids is None else list(_chunks(sorted(set(guids))))
-    for chunk in chunks:
-        q = query if chunk is None else query.where(Player.guid.in_(list(chunk)))
-        for guid, mu, sigma, maps, last in q.tuples():
-            model.players[guid] = SkillState(mu, sigma, maps, as_datetime(last))
+    if guids is not None:
+        query = query.where(among(Player.guid, sorted(set(guids))))
+    for guid, mu, sigma, maps, last in query.tuples():
+        model.players[guid] = SkillState(mu, sigma, maps, as_datetime(last))
     return model
 
 
