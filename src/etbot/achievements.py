@@ -39,7 +39,7 @@ from peewee import fn
 from etbot import announce
 from etbot.aggregates import day_of
 from etbot.cache import cached_query
-from etbot.db import among, as_date
+from etbot.db import among, as_date, row_chunks
 from etbot.models import Player, PlayerDay, PlayerMilestone, PlayerRound, database_proxy
 from etbot.statdefs import counted, objectives_expr, revives_expr
 
@@ -277,9 +277,9 @@ def check_players(
     # Stored with a few multi-row statements; a milestone another process stored first
     # is not returned (its post is that process's business).
     inserted: set[tuple[int, str, int]] = set()
-    for i in range(0, len(rows), _ROWS_PER_INSERT):
+    for start, stop in row_chunks(len(rows), _ROWS_PER_INSERT):
         query = (
-            PlayerMilestone.insert_many(rows[i : i + _ROWS_PER_INSERT])
+            PlayerMilestone.insert_many(rows[start:stop])
             .on_conflict_ignore()
             .returning(PlayerMilestone.player, PlayerMilestone.stat, PlayerMilestone.threshold)
         )

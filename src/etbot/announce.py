@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from etbot.db import row_chunks
 from etbot.models import Announcement, GuildSetting, database_proxy
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,8 @@ def enqueue_many(
                 "created_at": created_at,
             }
         )
-    for i in range(0, len(rows), 100):
-        Announcement.insert_many(rows[i : i + 100]).on_conflict_ignore().execute()
+    for start, stop in row_chunks(len(rows)):
+        Announcement.insert_many(rows[start:stop]).on_conflict_ignore().execute()
 
 
 def _check_post(kind: str, key: str) -> None:
